@@ -1,0 +1,499 @@
+//! Drives one sync through the component: validate, list resource types, then every page
+//! of resources, entitlements and grants, in parallel instances under one rate limiter.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+use wasmtime::Store;
+
+use crate::component::types::{self, ConnectorError};
+use crate::component::{ConnectorComponent, ConnectorComponentPre};
+use crate::exit::{Failure, FailureKind};
+use crate::output::{
+    EntitlementRecord, GrantRecord, ResourceRecord, ResourceTypeRecord, SyncOutput,
+};
+use crate::retry::{self, RetryPolicy};
+use crate::sandbox::{EPOCH_TICKS_PER_SECOND, GuestLimits, GuestState, LimitHit};
+
+/// Creates component instances for one sync.
+pub struct InstanceFactory {
+    /// The pre-linked component.
+    pub pre: ConnectorComponentPre<GuestState>,
+    /// Creates the store of a new instance.
+    pub new_store: Box<dyn Fn() -> Store<GuestState> + Send + Sync>,
+    /// The sandbox limits, for error messages and deadlines.
+    pub limits: GuestLimits,
+}
+
+/// How a sync runs.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverOptions {
+    /// Component instances calling at once.
+    pub concurrency: usize,
+    /// Retries of failed calls.
+    pub retry: RetryPolicy,
+}
+
+/// What a sync gathered, before the output is finished and checked.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Every record, in arrival order.
+    pub output: SyncOutput,
+    /// Totals the API reported, per listing, for the consistency check.
+    pub totals: BTreeMap<Listing, BTreeSet<u64>>,
+    /// Records received per listing.
+    pub received: BTreeMap<Listing, u64>,
+    /// Calls that were tried again.
+    pub retries: u64,
+    /// Pages fetched.
+    pub pages: u64,
+}
+
+/// One paged listing, for totals.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Listing {
+    /// Resources of one type.
+    Resources(String),
+    /// Grants on one resource.
+    Grants(String, String),
+}
+
+impl std::fmt::Display for Listing {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listing::Resources(resource_type) => write!(formatter, "`{resource_type}` resources"),
+            Listing::Grants(resource_type, id) => {
+                write!(formatter, "grants on `{resource_type}:{id}`")
+            }
+        }
+    }
+}
+
+/// One call to make.
+#[derive(Debug, Clone)]
+enum Task {
+    Resources {
+        resource_type: String,
+        token: Option<String>,
+    },
+    Entitlements {
+        resource: types::Resource,
+        token: Option<String>,
+    },
+    Grants {
+        resource: types::Resource,
+        token: Option<String>,
+    },
+}
+
+impl Task {
+    fn describe(&self) -> String {
+        let (what, token) = match self {
+            Task::Resources {
+                resource_type,
+                token,
+            } => (format!("list `{resource_type}` resources"), token),
+            Task::Entitlements { resource, token } => (
+                format!(
+                    "list entitlements of `{}:{}`",
+                    resource.id.resource_type, resource.id.resource
+                ),
+                token,
+            ),
+            Task::Grants { resource, token } => (
+                format!(
+                    "list grants of `{}:{}`",
+                    resource.id.resource_type, resource.id.resource
+                ),
+                token,
+            ),
+        };
+        match token {
+            Some(token) => format!("{what} (page `{token}`)"),
+            None => what,
+        }
+    }
+}
+
+/// The answer to one task.
+enum Page {
+    Resources(types::ResourcePage),
+    Entitlements(types::EntitlementPage),
+    Grants(types::GrantPage),
+}
+
+/// One component instance and its store.
+struct Worker {
+    store: Store<GuestState>,
+    instance: ConnectorComponent,
+}
+
+/// Shared by every task of a sync.
+struct Shared {
+    factory: InstanceFactory,
+    retry: RetryPolicy,
+    retries: AtomicU64,
+}
+
+/// Runs a whole sync and returns what it gathered.
+pub async fn run(factory: InstanceFactory, options: DriverOptions) -> Result<Gathered, Failure> {
+    let shared = Arc::new(Shared {
+        factory,
+        retry: options.retry,
+        retries: AtomicU64::new(0),
+    });
+
+    // The credential check comes first, so a bad key fails before any listing.
+    let mut first = new_worker(&shared).await?;
+    info!("checking the credentials");
+    call_with_retries(
+        &shared,
+        &mut first,
+        "check the credentials",
+        false,
+        |worker| {
+            Box::pin(async move {
+                let calls = worker.instance.conductorone_connector_connector();
+                calls.call_validate(&mut worker.store).await
+            })
+        },
+    )
+    .await?;
+
+    let resource_types = guarded(&shared, &mut first, "list resource types", |worker| {
+        Box::pin(async move {
+            let calls = worker.instance.conductorone_connector_connector();
+            calls.call_resource_types(&mut worker.store).await
+        })
+    })
+    .await?;
+
+    let mut gathered = Gathered::default();
+    gathered.output.resource_types = resource_types
+        .iter()
+        .map(ResourceTypeRecord::from)
+        .collect();
+    let mut queue: VecDeque<Task> = resource_types
+        .iter()
+        .map(|resource_type| Task::Resources {
+            resource_type: resource_type.id.clone(),
+            token: None,
+        })
+        .collect();
+
+    let mut idle = vec![first];
+    for _ in 1..options.concurrency.max(1) {
+        idle.push(new_worker(&shared).await?);
+    }
+
+    // Keep every idle instance busy while tasks remain; each finished page may add tasks.
+    let mut running = JoinSet::new();
+    loop {
+        while !queue.is_empty() && !idle.is_empty() {
+            let task = queue.pop_front().expect("queue is not empty");
+            let mut worker = idle.pop().expect("an idle worker");
+            let shared = Arc::clone(&shared);
+            running.spawn(async move {
+                let result = run_task(&shared, &mut worker, &task).await;
+                (worker, task, result)
+            });
+        }
+
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (worker, task, result) = joined.map_err(|error| {
+            Failure::new(
+                FailureKind::Internal,
+                format!("a sync task failed: {error}"),
+            )
+        })?;
+        let page = result?;
+        gathered.pages += 1;
+        record_page(&mut gathered, &mut queue, task, page);
+        idle.push(worker);
+    }
+
+    gathered.retries = shared.retries.load(Ordering::Relaxed);
+    Ok(gathered)
+}
+
+/// Adds a page's records to the output and queues the calls it leads to.
+fn record_page(gathered: &mut Gathered, queue: &mut VecDeque<Task>, task: Task, page: Page) {
+    match (task, page) {
+        (Task::Resources { resource_type, .. }, Page::Resources(page)) => {
+            let listing = Listing::Resources(resource_type.clone());
+            if let Some(total) = page.total {
+                gathered
+                    .totals
+                    .entry(listing.clone())
+                    .or_default()
+                    .insert(total);
+            }
+            *gathered.received.entry(listing).or_default() += page.resources.len() as u64;
+            debug!(
+                resource_type,
+                count = page.resources.len(),
+                "received a page of resources"
+            );
+
+            for resource in page.resources {
+                gathered
+                    .output
+                    .resources
+                    .push(ResourceRecord::from(&resource));
+                queue.push_back(Task::Entitlements {
+                    resource: resource.clone(),
+                    token: None,
+                });
+                queue.push_back(Task::Grants {
+                    resource,
+                    token: None,
+                });
+            }
+            for token in page.next_page_tokens {
+                queue.push_back(Task::Resources {
+                    resource_type: resource_type.clone(),
+                    token: Some(token),
+                });
+            }
+        }
+        (Task::Entitlements { resource, .. }, Page::Entitlements(page)) => {
+            gathered
+                .output
+                .entitlements
+                .extend(page.entitlements.iter().map(EntitlementRecord::from));
+            for token in page.next_page_tokens {
+                queue.push_back(Task::Entitlements {
+                    resource: resource.clone(),
+                    token: Some(token),
+                });
+            }
+        }
+        (Task::Grants { resource, .. }, Page::Grants(page)) => {
+            let listing = Listing::Grants(
+                resource.id.resource_type.clone(),
+                resource.id.resource.clone(),
+            );
+            if let Some(total) = page.total {
+                gathered
+                    .totals
+                    .entry(listing.clone())
+                    .or_default()
+                    .insert(total);
+            }
+            *gathered.received.entry(listing).or_default() += page.grants.len() as u64;
+            gathered
+                .output
+                .grants
+                .extend(page.grants.iter().map(GrantRecord::from));
+            for token in page.next_page_tokens {
+                queue.push_back(Task::Grants {
+                    resource: resource.clone(),
+                    token: Some(token),
+                });
+            }
+        }
+        _ => unreachable!("each task yields its own kind of page"),
+    }
+}
+
+/// Runs one task with retries.
+async fn run_task(shared: &Shared, worker: &mut Worker, task: &Task) -> Result<Page, Failure> {
+    let description = task.describe();
+    match task {
+        Task::Resources {
+            resource_type,
+            token,
+        } => call_with_retries(shared, worker, &description, true, |worker| {
+            let (resource_type, token) = (resource_type.clone(), token.clone());
+            Box::pin(async move {
+                let calls = worker.instance.conductorone_connector_connector();
+                calls
+                    .call_list_resources(&mut worker.store, &resource_type, None, token.as_deref())
+                    .await
+            })
+        })
+        .await
+        .map(Page::Resources),
+        Task::Entitlements { resource, token } => {
+            call_with_retries(shared, worker, &description, true, |worker| {
+                let (resource, token) = (resource.clone(), token.clone());
+                Box::pin(async move {
+                    let calls = worker.instance.conductorone_connector_connector();
+                    calls
+                        .call_list_entitlements(&mut worker.store, &resource, token.as_deref())
+                        .await
+                })
+            })
+            .await
+            .map(Page::Entitlements)
+        }
+        Task::Grants { resource, token } => {
+            call_with_retries(shared, worker, &description, true, |worker| {
+                let (resource, token) = (resource.clone(), token.clone());
+                Box::pin(async move {
+                    let calls = worker.instance.conductorone_connector_connector();
+                    calls
+                        .call_list_grants(&mut worker.store, &resource, token.as_deref())
+                        .await
+                })
+            })
+            .await
+            .map(Page::Grants)
+        }
+    }
+}
+
+type CallFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
+
+/// Calls the component until the call succeeds, fails for good, or runs out of
+/// attempts. `validated` says whether the credentials already passed in this sync.
+async fn call_with_retries<T>(
+    shared: &Shared,
+    worker: &mut Worker,
+    description: &str,
+    validated: bool,
+    call: impl for<'w> Fn(&'w mut Worker) -> CallFuture<'w, Result<T, ConnectorError>>,
+) -> Result<T, Failure> {
+    let policy = shared.retry;
+    let mut attempt = 1;
+    loop {
+        match guarded(shared, worker, description, &call).await? {
+            Ok(value) => return Ok(value),
+            Err(error)
+                if attempt < policy.max_attempts && retry::is_retryable(&error, validated) =>
+            {
+                let wait = policy.delay(attempt, retry::requested_wait(&error));
+                warn!(
+                    call = description,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    cause = %message_of(&error),
+                    "retrying after a failed call"
+                );
+                shared.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(error) => {
+                let attempts = if attempt > 1 {
+                    format!(" (after {attempt} attempts)")
+                } else {
+                    String::new()
+                };
+                return Err(Failure::new(
+                    kind_of(&error),
+                    format!("{}{attempts}", message_of(&error)),
+                ));
+            }
+        }
+    }
+}
+
+/// Makes one call into the component under its deadline, and turns a trap into a failure
+/// that names the sandbox limit when one was hit.
+async fn guarded<T>(
+    shared: &Shared,
+    worker: &mut Worker,
+    description: &str,
+    call: impl for<'w> Fn(&'w mut Worker) -> CallFuture<'w, T>,
+) -> Result<T, Failure> {
+    let limits = shared.factory.limits;
+    let ticks = (limits.call_timeout.as_millis() as u64 * EPOCH_TICKS_PER_SECOND / 1000).max(1);
+    worker.store.set_epoch_deadline(ticks);
+
+    // The epoch deadline stops a component that computes too long; the timeout also
+    // covers one that waits too long on the host, where epochs are not checked.
+    let outcome =
+        tokio::time::timeout(limits.call_timeout + Duration::from_secs(1), call(worker)).await;
+    let result = match outcome {
+        Ok(result) => result,
+        Err(_) => {
+            return Err(Failure::new(
+                FailureKind::Internal,
+                format!(
+                    "failed to {description}: the component exceeded its time limit of {} s per \
+                     call (--call-timeout)",
+                    limits.call_timeout.as_secs_f64()
+                ),
+            ));
+        }
+    };
+
+    result.map_err(|error| {
+        let limit = worker.store.data().limit_hit();
+        let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+        let reason = match (limit, trap) {
+            (Some(LimitHit::Memory), _) => format!(
+                "the component exceeded its memory limit of {} MiB (--max-memory-mib)",
+                limits.max_memory_bytes / (1024 * 1024)
+            ),
+            (Some(LimitHit::Stderr), _) => format!(
+                "the component exceeded its stderr limit of {} KiB (--max-guest-stderr-kib)",
+                limits.max_stderr_bytes / 1024
+            ),
+            (None, Some(wasmtime::Trap::Interrupt)) => format!(
+                "the component exceeded its time limit of {} s per call (--call-timeout)",
+                limits.call_timeout.as_secs_f64()
+            ),
+            _ => format!("the component trapped: {error:#}"),
+        };
+        Failure::new(
+            FailureKind::Internal,
+            format!("failed to {description}: {reason}"),
+        )
+    })
+}
+
+/// Creates a new component instance.
+async fn new_worker(shared: &Shared) -> Result<Worker, Failure> {
+    let mut store = (shared.factory.new_store)();
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = shared
+        .factory
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|error| {
+            Failure::new(
+                FailureKind::Internal,
+                format!("failed to start the component: {error:#}"),
+            )
+        })?;
+    Ok(Worker { store, instance })
+}
+
+/// Returns the failure kind, and so the exit code, of a connector error.
+fn kind_of(error: &ConnectorError) -> FailureKind {
+    match error {
+        ConnectorError::Unauthorized(_) | ConnectorError::Forbidden(_) => {
+            FailureKind::Authentication
+        }
+        ConnectorError::InvalidConfiguration(_) => FailureKind::Configuration,
+        ConnectorError::NotFound(_)
+        | ConnectorError::RateLimited(_)
+        | ConnectorError::UpstreamUnavailable(_)
+        | ConnectorError::InvalidResponse(_) => FailureKind::Upstream,
+        ConnectorError::InvalidArgument(_) | ConnectorError::Other(_) => FailureKind::Internal,
+    }
+}
+
+/// Returns the message of a connector error.
+pub fn message_of(error: &ConnectorError) -> String {
+    match error {
+        ConnectorError::Unauthorized(message)
+        | ConnectorError::Forbidden(message)
+        | ConnectorError::NotFound(message)
+        | ConnectorError::UpstreamUnavailable(message)
+        | ConnectorError::InvalidResponse(message)
+        | ConnectorError::InvalidConfiguration(message)
+        | ConnectorError::InvalidArgument(message)
+        | ConnectorError::Other(message) => message.clone(),
+        ConnectorError::RateLimited(limit) => limit.message.clone(),
+    }
+}

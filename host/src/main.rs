@@ -1,0 +1,56 @@
+//! `baton-activecampaign`: runs the ActiveCampaign connector component in a wasmtime
+//! sandbox and writes what it syncs to a file.
+
+mod check;
+mod cli;
+mod component;
+mod demo;
+mod driver;
+mod exit;
+mod origin;
+mod outbound;
+mod output;
+mod rate_limit;
+mod retry;
+mod sandbox;
+mod secret;
+mod sync;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return ExitCode::from(exit::FailureKind::Internal.exit_code());
+        }
+    };
+
+    let result = match cli.command {
+        cli::Command::Sync(args) => runtime.block_on(sync::run(args)),
+    };
+    match result {
+        Ok(summary) => {
+            summary.print();
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.kind.exit_code())
+        }
+    }
+}
