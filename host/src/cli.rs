@@ -110,4 +110,9 @@ pub struct SyncArgs {
     /// Compile the component on every start instead of using the cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Continue an interrupted sync from its checkpoint (FILE.checkpoint, written next to
+    /// the output after every page), with the same base URL and component.
+    #[arg(long)]
+    pub resume: bool,
 }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 use wasmtime::Store;
 
+use crate::checkpoint::{Entry, Journal};
 use crate::component::types::{self, ConnectorError};
 use crate::component::{ConnectorComponent, ConnectorComponentPre};
 use crate::exit::{Failure, FailureKind};
@@ -49,8 +51,10 @@ pub struct Gathered {
     pub received: BTreeMap<Listing, u64>,
     /// Calls that were tried again.
     pub retries: u64,
-    /// Pages fetched.
+    /// Pages fetched in this run.
     pub pages: u64,
+    /// Pages taken from the checkpoint of an interrupted run.
+    pub pages_resumed: u64,
 }
 
 /// One paged listing, for totals.
@@ -73,19 +77,30 @@ impl std::fmt::Display for Listing {
     }
 }
 
-/// One call to make.
-#[derive(Debug, Clone)]
-enum Task {
+/// One call to make: a page of one listing. It holds everything the call needs, so a
+/// checkpoint can record it and a resumed sync can make it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Task {
+    /// A page of resources of one type.
     Resources {
+        /// The resource type id.
         resource_type: String,
+        /// The page token, absent for the first page.
         token: Option<String>,
     },
+    /// A page of the entitlements on one resource.
     Entitlements {
-        resource: types::Resource,
+        /// The resource, as `list-resources` returned it.
+        resource: ResourceRecord,
+        /// The page token, absent for the first page.
         token: Option<String>,
     },
+    /// A page of the grants on one resource.
     Grants {
-        resource: types::Resource,
+        /// The resource, as `list-resources` returned it.
+        resource: ResourceRecord,
+        /// The page token, absent for the first page.
         token: Option<String>,
     },
 }
@@ -119,11 +134,60 @@ impl Task {
     }
 }
 
-/// The answer to one task.
-enum Page {
-    Resources(types::ResourcePage),
-    Entitlements(types::EntitlementPage),
-    Grants(types::GrantPage),
+/// What one page returned, in the output's record types, so it can be journaled.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PageRecord {
+    /// Resources on the page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceRecord>,
+    /// Entitlements on the page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<EntitlementRecord>,
+    /// Grants on the page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantRecord>,
+    /// Tokens of further pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_page_tokens: Vec<String>,
+    /// The listing's total as the API reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+impl From<types::ResourcePage> for PageRecord {
+    fn from(page: types::ResourcePage) -> Self {
+        PageRecord {
+            resources: page.resources.iter().map(ResourceRecord::from).collect(),
+            next_page_tokens: page.next_page_tokens,
+            total: page.total,
+            ..PageRecord::default()
+        }
+    }
+}
+
+impl From<types::EntitlementPage> for PageRecord {
+    fn from(page: types::EntitlementPage) -> Self {
+        PageRecord {
+            entitlements: page
+                .entitlements
+                .iter()
+                .map(EntitlementRecord::from)
+                .collect(),
+            next_page_tokens: page.next_page_tokens,
+            ..PageRecord::default()
+        }
+    }
+}
+
+impl From<types::GrantPage> for PageRecord {
+    fn from(page: types::GrantPage) -> Self {
+        PageRecord {
+            grants: page.grants.iter().map(GrantRecord::from).collect(),
+            next_page_tokens: page.next_page_tokens,
+            total: page.total,
+            ..PageRecord::default()
+        }
+    }
 }
 
 /// One component instance and its store.
@@ -139,8 +203,14 @@ struct Shared {
     retries: AtomicU64,
 }
 
-/// Runs a whole sync and returns what it gathered.
-pub async fn run(factory: InstanceFactory, options: DriverOptions) -> Result<Gathered, Failure> {
+/// Runs a whole sync and returns what it gathered. Pages in `resumed` (from a
+/// checkpoint) are taken as done; every new page is appended to `journal`.
+pub async fn run(
+    factory: InstanceFactory,
+    options: DriverOptions,
+    journal: &mut Journal,
+    resumed: Vec<Entry>,
+) -> Result<Gathered, Failure> {
     let shared = Arc::new(Shared {
         factory,
         retry: options.retry,
@@ -185,6 +255,28 @@ pub async fn run(factory: InstanceFactory, options: DriverOptions) -> Result<Gat
         })
         .collect();
 
+    // A resumed sync replays its checkpoint: each recorded page is taken off the queue and
+    // recorded as if fetched, which queues exactly the calls still to make.
+    if !resumed.is_empty() {
+        info!(pages = resumed.len(), checkpoint = %journal.path().display(), "resuming from the checkpoint");
+    }
+    for entry in resumed {
+        let Some(position) = queue.iter().position(|task| *task == entry.task) else {
+            return Err(Failure::new(
+                FailureKind::Configuration,
+                format!(
+                    "the checkpoint `{}` records a page no earlier page led to ({}); delete it, \
+                     or run without --resume to start over",
+                    journal.path().display(),
+                    entry.task.describe()
+                ),
+            ));
+        };
+        queue.remove(position);
+        gathered.pages_resumed += 1;
+        record_page(&mut gathered, &mut queue, entry.task, entry.page);
+    }
+
     let mut idle = vec![first];
     for _ in 1..options.concurrency.max(1) {
         idle.push(new_worker(&shared).await?);
@@ -214,6 +306,7 @@ pub async fn run(factory: InstanceFactory, options: DriverOptions) -> Result<Gat
         })?;
         let page = result?;
         gathered.pages += 1;
+        journal.append(&task, &page)?;
         record_page(&mut gathered, &mut queue, task, page);
         idle.push(worker);
     }
@@ -223,87 +316,74 @@ pub async fn run(factory: InstanceFactory, options: DriverOptions) -> Result<Gat
 }
 
 /// Adds a page's records to the output and queues the calls it leads to.
-fn record_page(gathered: &mut Gathered, queue: &mut VecDeque<Task>, task: Task, page: Page) {
-    match (task, page) {
-        (Task::Resources { resource_type, .. }, Page::Resources(page)) => {
-            let listing = Listing::Resources(resource_type.clone());
-            if let Some(total) = page.total {
-                gathered
-                    .totals
-                    .entry(listing.clone())
-                    .or_default()
-                    .insert(total);
-            }
-            *gathered.received.entry(listing).or_default() += page.resources.len() as u64;
-            debug!(
-                resource_type,
-                count = page.resources.len(),
-                "received a page of resources"
-            );
-
-            for resource in page.resources {
-                gathered
-                    .output
-                    .resources
-                    .push(ResourceRecord::from(&resource));
-                queue.push_back(Task::Entitlements {
-                    resource: resource.clone(),
-                    token: None,
-                });
-                queue.push_back(Task::Grants {
-                    resource,
-                    token: None,
-                });
-            }
-            for token in page.next_page_tokens {
-                queue.push_back(Task::Resources {
-                    resource_type: resource_type.clone(),
-                    token: Some(token),
-                });
-            }
-        }
-        (Task::Entitlements { resource, .. }, Page::Entitlements(page)) => {
-            gathered
-                .output
-                .entitlements
-                .extend(page.entitlements.iter().map(EntitlementRecord::from));
-            for token in page.next_page_tokens {
-                queue.push_back(Task::Entitlements {
-                    resource: resource.clone(),
-                    token: Some(token),
-                });
-            }
-        }
-        (Task::Grants { resource, .. }, Page::Grants(page)) => {
-            let listing = Listing::Grants(
-                resource.id.resource_type.clone(),
-                resource.id.resource.clone(),
-            );
-            if let Some(total) = page.total {
-                gathered
-                    .totals
-                    .entry(listing.clone())
-                    .or_default()
-                    .insert(total);
-            }
-            *gathered.received.entry(listing).or_default() += page.grants.len() as u64;
-            gathered
-                .output
-                .grants
-                .extend(page.grants.iter().map(GrantRecord::from));
-            for token in page.next_page_tokens {
-                queue.push_back(Task::Grants {
-                    resource: resource.clone(),
-                    token: Some(token),
-                });
-            }
-        }
-        _ => unreachable!("each task yields its own kind of page"),
+fn record_page(gathered: &mut Gathered, queue: &mut VecDeque<Task>, task: Task, page: PageRecord) {
+    debug!(
+        call = %task.describe(),
+        resources = page.resources.len(),
+        entitlements = page.entitlements.len(),
+        grants = page.grants.len(),
+        "recorded a page"
+    );
+    let next_task = |token: String| match &task {
+        Task::Resources { resource_type, .. } => Task::Resources {
+            resource_type: resource_type.clone(),
+            token: Some(token),
+        },
+        Task::Entitlements { resource, .. } => Task::Entitlements {
+            resource: resource.clone(),
+            token: Some(token),
+        },
+        Task::Grants { resource, .. } => Task::Grants {
+            resource: resource.clone(),
+            token: Some(token),
+        },
+    };
+    for token in page.next_page_tokens {
+        queue.push_back(next_task(token));
     }
+
+    let listing = match &task {
+        Task::Resources { resource_type, .. } => Some(Listing::Resources(resource_type.clone())),
+        Task::Grants { resource, .. } => Some(Listing::Grants(
+            resource.id.resource_type.clone(),
+            resource.id.resource.clone(),
+        )),
+        Task::Entitlements { .. } => None,
+    };
+    if let Some(listing) = listing {
+        if let Some(total) = page.total {
+            gathered
+                .totals
+                .entry(listing.clone())
+                .or_default()
+                .insert(total);
+        }
+        let count = page.resources.len() + page.grants.len();
+        *gathered.received.entry(listing).or_default() += count as u64;
+    }
+
+    // Every resource leads to its entitlements and grants.
+    for resource in &page.resources {
+        queue.push_back(Task::Entitlements {
+            resource: resource.clone(),
+            token: None,
+        });
+        queue.push_back(Task::Grants {
+            resource: resource.clone(),
+            token: None,
+        });
+    }
+    gathered.output.resources.extend(page.resources);
+    gathered.output.entitlements.extend(page.entitlements);
+    gathered.output.grants.extend(page.grants);
 }
 
 /// Runs one task with retries.
-async fn run_task(shared: &Shared, worker: &mut Worker, task: &Task) -> Result<Page, Failure> {
+async fn run_task(
+    shared: &Shared,
+    worker: &mut Worker,
+    task: &Task,
+) -> Result<PageRecord, Failure> {
     let description = task.describe();
     match task {
         Task::Resources {
@@ -319,8 +399,9 @@ async fn run_task(shared: &Shared, worker: &mut Worker, task: &Task) -> Result<P
             })
         })
         .await
-        .map(Page::Resources),
+        .map(PageRecord::from),
         Task::Entitlements { resource, token } => {
+            let resource = types::Resource::from(resource);
             call_with_retries(shared, worker, &description, true, |worker| {
                 let (resource, token) = (resource.clone(), token.clone());
                 Box::pin(async move {
@@ -331,9 +412,10 @@ async fn run_task(shared: &Shared, worker: &mut Worker, task: &Task) -> Result<P
                 })
             })
             .await
-            .map(Page::Entitlements)
+            .map(PageRecord::from)
         }
         Task::Grants { resource, token } => {
+            let resource = types::Resource::from(resource);
             call_with_retries(shared, worker, &description, true, |worker| {
                 let (resource, token) = (resource.clone(), token.clone());
                 Box::pin(async move {
@@ -344,7 +426,7 @@ async fn run_task(shared: &Shared, worker: &mut Worker, task: &Task) -> Result<P
                 })
             })
             .await
-            .map(Page::Grants)
+            .map(PageRecord::from)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! sandbox and writes what it syncs to a file.
 
 mod check;
+mod checkpoint;
 mod cli;
 mod component;
 mod demo;

@@ -9,6 +9,7 @@ use http::HeaderName;
 use tracing::{info, warn};
 
 use crate::check;
+use crate::checkpoint::{self, CheckpointSettings, Journal};
 use crate::cli::SyncArgs;
 use crate::component::{self, types};
 use crate::demo::{self, Demo};
@@ -44,6 +45,8 @@ pub struct Summary {
     pub rate_limited: u64,
     /// Repeated records dropped.
     pub duplicates_removed: usize,
+    /// Pages taken from the checkpoint of an interrupted run.
+    pub pages_resumed: u64,
     /// Time from start to the file written.
     pub elapsed: Duration,
 }
@@ -71,6 +74,9 @@ impl Summary {
             "  {:<20}{:>8}  ({} retried, {} rate limited)",
             "requests", self.requests, self.retries, self.rate_limited
         );
+        if self.pages_resumed > 0 {
+            eprintln!("  {:<20}{:>8}", "pages resumed", self.pages_resumed);
+        }
         if self.duplicates_removed > 0 {
             eprintln!(
                 "  {:<20}{:>8}",
@@ -183,13 +189,44 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
             max_delay: Duration::from_secs(30),
         },
     };
-    let gathered = driver::run(factory, options).await?;
+    // Record progress next to the output after every page, or pick up where an
+    // interrupted run stopped.
+    let checkpoint_path = checkpoint::path_for(&args.output);
+    let checkpoint_settings = CheckpointSettings::new(origin.to_string(), loaded.digest.clone());
+    let (mut journal, resumed) = if args.resume {
+        Journal::resume(&checkpoint_path, &checkpoint_settings)?
+    } else {
+        if checkpoint_path.exists() {
+            warn!(
+                checkpoint = %checkpoint_path.display(),
+                "starting over; an interrupted sync's checkpoint is replaced (pass --resume to continue it)"
+            );
+        }
+        (
+            Journal::create(&checkpoint_path, &checkpoint_settings)?,
+            Vec::new(),
+        )
+    };
+
+    let gathered = match driver::run(factory, options, &mut journal, resumed).await {
+        Ok(gathered) => gathered,
+        Err(mut failure) => {
+            failure.message.push_str(&format!(
+                "\nProgress is saved in `{}`: fix the cause and run the same command with \
+                 --resume to continue.",
+                checkpoint_path.display()
+            ));
+            return Err(failure);
+        }
+    };
 
     // Publish only a complete, consistent output.
     let mut output: SyncOutput = gathered.output.clone();
     let cleanup = output.finish();
     let problems = check::problems(&output, &gathered);
     if !problems.is_empty() {
+        // Resuming would replay the same inconsistent pages, so the checkpoint goes too.
+        journal.remove()?;
         return Err(Failure::new(
             FailureKind::Upstream,
             format!(
@@ -205,6 +242,7 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
             format!("failed to write `{}`: {error:#}", args.output.display()),
         )
     })?;
+    journal.remove()?;
 
     Ok(Summary {
         origin: origin.to_string(),
@@ -217,6 +255,7 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
         retries: gathered.retries,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
         duplicates_removed: cleanup.duplicates_removed,
+        pages_resumed: gathered.pages_resumed,
         elapsed: started.elapsed(),
     })
 }
