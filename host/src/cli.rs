@@ -33,8 +33,8 @@ pub struct SyncArgs {
     #[arg(long, env = "BATON_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// The API token of an account admin. Prefer --api-token-file or BATON_API_TOKEN,
-    /// which keep it out of the process list and shell history.
+    /// The API token of an account admin. Prefer --api-token-file, which keeps the token
+    /// out of the process list and shell history.
     #[arg(
         long,
         env = "BATON_API_TOKEN",

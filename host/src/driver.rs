@@ -31,7 +31,7 @@ pub struct InstanceFactory {
     pub limits: GuestLimits,
 }
 
-/// How a sync runs.
+/// Settings of the driver.
 #[derive(Debug, Clone, Copy)]
 pub struct DriverOptions {
     /// Component instances calling at once.
@@ -40,7 +40,7 @@ pub struct DriverOptions {
     pub retry: RetryPolicy,
 }
 
-/// What a sync gathered, before the output is finished and checked.
+/// The records and figures a sync gathered, before the output is finished and checked.
 #[derive(Debug, Default)]
 pub struct Gathered {
     /// Every record, in arrival order.
@@ -77,7 +77,7 @@ impl std::fmt::Display for Listing {
     }
 }
 
-/// One call to make: a page of one listing. It holds everything the call needs, so a
+/// One call to make: a page of one listing. It contains everything the call needs, so a
 /// checkpoint can record it and a resumed sync can make it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -134,7 +134,8 @@ impl Task {
     }
 }
 
-/// What one page returned, in the output's record types, so it can be journaled.
+/// The records and next page tokens of one page, in the output's record types, so the
+/// page can be journaled.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PageRecord {
     /// Resources on the page.
@@ -152,6 +153,16 @@ pub struct PageRecord {
     /// The listing's total as the API reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+}
+
+impl PageRecord {
+    /// Tells whether the page holds no records and leads to no further page.
+    fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+            && self.entitlements.is_empty()
+            && self.grants.is_empty()
+            && self.next_page_tokens.is_empty()
+    }
 }
 
 impl From<types::ResourcePage> for PageRecord {
@@ -306,7 +317,11 @@ pub async fn run(
         })?;
         let page = result?;
         gathered.pages += 1;
-        journal.append(&task, &page)?;
+        // An empty last page is not recorded, because a resumed sync can ask for it again
+        // cheaply; this spares a disk flush for each of the many users with no grants.
+        if !page.is_empty() {
+            journal.append(&task, &page)?;
+        }
         record_page(&mut gathered, &mut queue, task, page);
         idle.push(worker);
     }

@@ -23,7 +23,7 @@ use crate::retry::RetryPolicy;
 use crate::sandbox::{self, EPOCH_TICKS_PER_SECOND, GuestLimits};
 use crate::secret::ApiToken;
 
-/// What a finished sync reports on stderr.
+/// Figures of a finished sync, printed on stderr.
 pub struct Summary {
     /// The API origin synced.
     pub origin: String,
@@ -31,8 +31,8 @@ pub struct Summary {
     pub demo: bool,
     /// The file written.
     pub output: std::path::PathBuf,
-    /// Resources per type.
-    pub resources: std::collections::BTreeMap<String, usize>,
+    /// Resources per type, in the order the connector declares its types.
+    pub resources: Vec<(String, usize)>,
     /// Entitlements written.
     pub entitlements: usize,
     /// Grants written.
@@ -41,7 +41,7 @@ pub struct Summary {
     pub requests: u64,
     /// Calls tried again.
     pub retries: u64,
-    /// Answers with status 429.
+    /// Responses with status 429.
     pub rate_limited: u64,
     /// Repeated records dropped.
     pub duplicates_removed: usize,
@@ -149,7 +149,7 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
         .map_err(Failure::internal)
     };
 
-    // Ask the component how it authenticates, from an instance that holds no secret.
+    // Ask the component how it authenticates, from an instance that has no secret.
     let metadata = metadata(&engine, &loaded, policy(None)?, limits).await?;
     let mut settings = vec![("base-url".to_owned(), base_url.clone())];
     let auth = match &metadata.auth {
@@ -248,7 +248,17 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
         origin: origin.to_string(),
         demo: demo.is_some(),
         output: args.output.clone(),
-        resources: output.count_by_type(),
+        resources: {
+            let counts = output.count_by_type();
+            output
+                .resource_types
+                .iter()
+                .map(|resource_type| {
+                    let count = counts.get(&resource_type.id).copied().unwrap_or(0);
+                    (resource_type.id.clone(), count)
+                })
+                .collect()
+        },
         entitlements: output.entitlements.len(),
         grants: output.grants.len(),
         requests: stats.requests.load(Ordering::Relaxed),
