@@ -2,10 +2,11 @@
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, HeaderError, OutgoingRequest, Scheme as WasiScheme};
+use wasip2::io::error::Error as IoError;
 use wasip2::io::streams::StreamError;
 
 use crate::error::Error;
-use crate::response::{HttpResponse, RequestContext};
+use crate::response::{HttpResponse, RequestContext, excerpt};
 use crate::settings::{API_TOKEN, API_TOKEN_HEADER, ApiUrl, Scheme};
 
 /// Largest response body the connector reads, in bytes. A page of 100 users is ~100 KB.
@@ -144,20 +145,40 @@ fn read_body(
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(error)) => {
-                let cause = wasip2::http::types::http_error_code(&error)
-                    .map(|code| describe(&code))
-                    .unwrap_or_else(|| error.to_debug_string());
-                return Err(Error::UpstreamUnavailable(format!(
-                    "failed to {}: the response body was cut off after {} bytes ({cause}); \
-                     retry later",
-                    context.action,
-                    bytes.len()
-                )));
+                return Err(body_error(context, bytes.len(), &error));
             }
         }
     }
     drop(stream);
     Ok(bytes)
+}
+
+/// Converts a failure while reading a response body into the connector's error: a body
+/// over the host's size limit is final, any other failure is worth a retry.
+fn body_error(context: &RequestContext<'_>, received: usize, error: &IoError) -> Error {
+    let action = context.action;
+    let code = wasip2::http::types::http_error_code(error);
+
+    // NOTE: wasmtime-wasi-http 48 returns no code for errors of an incoming body, because
+    // it stores them as its own error type and looks for `error-code`. The error's debug
+    // text is then the only clue. It may span lines and carry a backtrace, so only its
+    // first line is kept.
+    let text = error.to_debug_string();
+    let first_line = excerpt(text.lines().next().unwrap_or_default());
+    let too_large = matches!(code, Some(ErrorCode::HttpResponseBodySize(_)))
+        || first_line.contains("response body size exceeds limit");
+    let cause = code.map_or(first_line, |code| describe(&code));
+
+    if too_large {
+        return Error::InvalidResponse(format!(
+            "failed to {action}: the response body is larger than the host accepts ({cause}); \
+             raise the host's response size limit"
+        ));
+    }
+    Error::UpstreamUnavailable(format!(
+        "failed to {action}: the response body was cut off after {received} bytes ({cause}); \
+         retry later"
+    ))
 }
 
 /// Converts a failure to get any answer into the connector's error.

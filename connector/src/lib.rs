@@ -32,3 +32,6 @@ wit_bindgen::generate!({
 
 // The generated bindings must exist before the module that implements the exports.
 mod export;
+
+#[cfg(test)]
+mod proptests;

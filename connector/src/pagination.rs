@@ -11,6 +11,11 @@ use crate::error::Error;
 /// Rows requested per page: the API's maximum. Its default is 20.
 pub const PAGE_SIZE: u64 = 100;
 
+/// Maximum number of pages planned at once from a first page's `meta.total`, which is
+/// 100,000 rows. Pages past them are read one after another from the last planned page,
+/// so a wrong total costs requests but cannot make a page record with millions of tokens.
+const MAX_PLANNED_PAGES: u64 = 1_000;
+
 const VERSION: &str = "v1";
 
 /// Where one page of a listing starts, and whether it continues the listing when full.
@@ -75,22 +80,25 @@ impl PageToken {
     /// and the listing's total, if the API sent one.
     ///
     /// A short or empty page ends the listing, and so does a full page that ends exactly
-    /// at this page's `meta.total`. A full first page with a larger total plans every
-    /// remaining page at once. Any other full, chained page is followed by the next
-    /// offset, which includes a page whose total is below the rows already read, because
-    /// that total is stale.
+    /// at this page's `meta.total`. A full first page with a larger total plans the
+    /// remaining pages at once, up to `MAX_PLANNED_PAGES`. Any other full, chained page is
+    /// followed by the next offset, which includes a page whose total is below the rows
+    /// already read, because that total is stale. A page at the largest offset that fits
+    /// in a `u64` has no successor.
     pub fn next_tokens(&self, rows: usize, total: Option<u64>) -> Vec<PageToken> {
         if (rows as u64) < PAGE_SIZE || !self.chained {
             return Vec::new();
         }
 
-        let next = self.offset + PAGE_SIZE;
+        let Some(next) = self.offset.checked_add(PAGE_SIZE) else {
+            return Vec::new();
+        };
         if total == Some(next) {
             return Vec::new();
         }
         match total {
             Some(total) if self.offset == 0 && total > next => {
-                let last = (total - 1) / PAGE_SIZE * PAGE_SIZE;
+                let last = ((total - 1) / PAGE_SIZE * PAGE_SIZE).min(MAX_PLANNED_PAGES * PAGE_SIZE);
                 (next..=last)
                     .step_by(PAGE_SIZE as usize)
                     .map(|offset| PageToken {
@@ -206,6 +214,26 @@ mod tests {
             chained: true,
         };
         assert!(last.next_tokens(100, Some(10_000)).is_empty());
+    }
+
+    #[test]
+    fn huge_total_plans_bounded_pages() {
+        let planned = PageToken::FIRST.next_tokens(100, Some(u64::MAX));
+        assert_eq!(planned.len() as u64, MAX_PLANNED_PAGES);
+        let last = planned.last().expect("a last page");
+        assert_eq!(
+            (last.offset, last.chained),
+            (MAX_PLANNED_PAGES * PAGE_SIZE, true)
+        );
+    }
+
+    #[test]
+    fn largest_offset_has_no_successor() {
+        let last = PageToken {
+            offset: u64::MAX / PAGE_SIZE * PAGE_SIZE,
+            chained: true,
+        };
+        assert!(last.next_tokens(100, None).is_empty());
     }
 
     #[test]

@@ -67,16 +67,20 @@ pub fn check(context: &RequestContext<'_>, response: HttpResponse) -> Result<Vec
     let action = context.action;
     let status = response.status;
     let json = looks_like_json(&response);
-    let upstream = upstream_message(&response);
+    let success = (200..=299).contains(&status);
+    if success && response.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::UpstreamUnavailable(format!(
+            "failed to {action}: the API answered HTTP {status} with an empty body; this is \
+             usually brief, retry later"
+        )));
+    }
+    if success && json {
+        return Ok(response.body);
+    }
 
+    // Only a failure needs the API's own message, and finding it parses the whole body.
+    let upstream = upstream_message(&response);
     match status {
-        200..=299 if response.body.iter().all(u8::is_ascii_whitespace) => {
-            Err(Error::UpstreamUnavailable(format!(
-                "failed to {action}: the API answered HTTP {status} with an empty body; this \
-                 is usually brief, retry later"
-            )))
-        }
-        200..=299 if json => Ok(response.body),
         200..=299 => Err(not_the_api(context, &upstream)),
         300..=399 => {
             let target = response

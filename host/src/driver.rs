@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -212,6 +212,10 @@ struct Shared {
     factory: InstanceFactory,
     retry: RetryPolicy,
     retries: AtomicU64,
+    /// Whether a listing call already succeeded. Until one has, a 403 means the key may
+    /// not list users and groups (not an account admin) and is final; after, it is the
+    /// passing 403 the API has been seen to give in healthy syncs, and is retried.
+    listed: AtomicBool,
 }
 
 /// Runs a whole sync and returns what it gathered. Pages in `resumed` (from a
@@ -226,6 +230,7 @@ pub async fn run(
         factory,
         retry: options.retry,
         retries: AtomicU64::new(0),
+        listed: AtomicBool::new(false),
     });
 
     // The credential check comes first, so a bad key fails before any listing.
@@ -393,18 +398,32 @@ fn record_page(gathered: &mut Gathered, queue: &mut VecDeque<Task>, task: Task, 
     gathered.output.grants.extend(page.grants);
 }
 
-/// Runs one task with retries.
+/// Runs one task and notes that a listing has succeeded.
 async fn run_task(
     shared: &Shared,
     worker: &mut Worker,
     task: &Task,
 ) -> Result<PageRecord, Failure> {
+    let page = run_task_once(shared, worker, task).await;
+    if page.is_ok() {
+        shared.listed.store(true, Ordering::Relaxed);
+    }
+    page
+}
+
+/// Runs one task, retrying its call as the retry policy allows.
+async fn run_task_once(
+    shared: &Shared,
+    worker: &mut Worker,
+    task: &Task,
+) -> Result<PageRecord, Failure> {
     let description = task.describe();
+    let listed = shared.listed.load(Ordering::Relaxed);
     match task {
         Task::Resources {
             resource_type,
             token,
-        } => call_with_retries(shared, worker, &description, true, |worker| {
+        } => call_with_retries(shared, worker, &description, listed, |worker| {
             let (resource_type, token) = (resource_type.clone(), token.clone());
             Box::pin(async move {
                 let calls = worker.instance.conductorone_connector_connector();
@@ -417,7 +436,7 @@ async fn run_task(
         .map(PageRecord::from),
         Task::Entitlements { resource, token } => {
             let resource = types::Resource::from(resource);
-            call_with_retries(shared, worker, &description, true, |worker| {
+            call_with_retries(shared, worker, &description, listed, |worker| {
                 let (resource, token) = (resource.clone(), token.clone());
                 Box::pin(async move {
                     let calls = worker.instance.conductorone_connector_connector();
@@ -431,7 +450,7 @@ async fn run_task(
         }
         Task::Grants { resource, token } => {
             let resource = types::Resource::from(resource);
-            call_with_retries(shared, worker, &description, true, |worker| {
+            call_with_retries(shared, worker, &description, listed, |worker| {
                 let (resource, token) = (resource.clone(), token.clone());
                 Box::pin(async move {
                     let calls = worker.instance.conductorone_connector_connector();

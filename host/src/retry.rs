@@ -41,9 +41,9 @@ impl RetryPolicy {
 /// Tells whether a failed call may succeed when tried again.
 ///
 /// Rate limits, upstream failures (5xx, timeouts, lost connections, empty or cut-off
-/// bodies) are retried. So is `forbidden` once the credentials were validated in this
-/// sync, because the API has been seen to answer 403 for a moment in healthy syncs. A
-/// key that is not an account admin still fails, after the last attempt.
+/// bodies) are retried. So is `forbidden` once the sync has read a page (`validated`),
+/// because the API has been seen to answer 403 for a moment in healthy syncs. A 403
+/// before that is final: it is how a key that is not an account admin fails.
 pub fn is_retryable(error: &ConnectorError, validated: bool) -> bool {
     match error {
         ConnectorError::RateLimited(_) | ConnectorError::UpstreamUnavailable(_) => true,

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+// Each test binary uses a different part of these re-exports.
+#[allow(unused_imports)]
 pub use activecampaign_fake::{
     Account, FakeServer, Fault, FaultAction, FaultWhen, Mutation, TotalForm, User,
 };
@@ -186,8 +188,8 @@ pub fn expected_ids(account: &Account) -> (Vec<String>, Vec<String>, Vec<String>
     (resources, entitlements, grants)
 }
 
-/// A `sync` command like [`sync_command`] but paced by the host's rate limiter, so the
-/// default of 5 requests per second, or a `--rate-limit` flag added later, applies.
+/// Builds a `sync` command like [`sync_command`] but paced by the host's rate limiter, so
+/// the default of 5 requests per second, or a `--rate-limit` flag added later, applies.
 pub fn paced_sync_command(server: &FakeServer, directory: &Path) -> Command {
     let mut command = Command::new(host_binary());
     command
@@ -237,19 +239,19 @@ pub fn request_floor(account: &Account) -> usize {
     1 + pages_for(account.users.len()) + pages_for(account.groups.len()) + members
 }
 
-/// Returns the most requests that arrived within any `window`, from arrival times.
+/// Returns the maximum number of requests that arrived within any `window`.
 pub fn max_in_window(arrivals: &[std::time::Instant], window: std::time::Duration) -> usize {
     let mut sorted = arrivals.to_vec();
     sorted.sort_unstable();
-    let mut most = 0;
+    let mut busiest = 0;
     let mut first = 0;
     for last in 0..sorted.len() {
         while sorted[last].duration_since(sorted[first]) >= window {
             first += 1;
         }
-        most = most.max(last - first + 1);
+        busiest = busiest.max(last - first + 1);
     }
-    most
+    busiest
 }
 
 /// Asserts that the host printed the test token neither on stdout nor on stderr.
@@ -270,3 +272,23 @@ pub fn files_starting_with(directory: &Path, prefix: &str) -> Vec<String> {
 }
 
 pub mod guests;
+
+/// Builds a `sync` command like [`sync_command`] but with `base_url` as given, for tests
+/// of how the host reads the base URL.
+pub fn sync_command_for_url(base_url: &str, directory: &Path) -> Command {
+    let mut command = Command::new(host_binary());
+    command
+        .arg("sync")
+        .arg("--base-url")
+        .arg(base_url)
+        .arg("--output")
+        .arg(directory.join("sync.json"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .arg("--no-rate-limit")
+        .arg("--retry-base-ms")
+        .arg("20");
+    clear_environment(&mut command);
+    command.env("BATON_API_TOKEN", TOKEN);
+    command
+}
