@@ -43,8 +43,9 @@ pub struct SyncArgs {
     )]
     pub api_token: Option<String>,
 
-    /// Read the API token from this file, or from standard input when PATH is `-`.
-    #[arg(long, value_name = "PATH", conflicts_with = "api_token")]
+    /// Read the API token from this file, or from standard input when PATH is `-`. It
+    /// takes precedence over --api-token and BATON_API_TOKEN.
+    #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
 
     /// Where to write the result. It is replaced only when the sync succeeds.

@@ -320,7 +320,14 @@ pub async fn run(
                 format!("a sync task failed: {error}"),
             )
         })?;
-        let page = result?;
+        let page = match result {
+            Ok(page) => page,
+            Err(failure) => {
+                // Stop the other calls now, while their deadlines can still fire.
+                running.shutdown().await;
+                return Err(failure);
+            }
+        };
         gathered.pages += 1;
         // An empty last page is not recorded, because a resumed sync can ask for it again
         // cheaply; this spares a disk flush for each of the many users with no grants.
@@ -519,7 +526,16 @@ async fn guarded<T>(
     description: &str,
     call: impl for<'w> Fn(&'w mut Worker) -> CallFuture<'w, T>,
 ) -> Result<T, Failure> {
-    let limits = shared.factory.limits;
+    guarded_with(shared.factory.limits, worker, description, call).await
+}
+
+/// Does what `guarded` does, with the limits given directly.
+async fn guarded_with<T>(
+    limits: GuestLimits,
+    worker: &mut Worker,
+    description: &str,
+    call: impl for<'w> Fn(&'w mut Worker) -> CallFuture<'w, T>,
+) -> Result<T, Failure> {
     let ticks = (limits.call_timeout.as_millis() as u64 * EPOCH_TICKS_PER_SECOND / 1000).max(1);
     worker.store.set_epoch_deadline(ticks);
 
@@ -568,20 +584,61 @@ async fn guarded<T>(
 
 /// Creates a new component instance.
 async fn new_worker(shared: &Shared) -> Result<Worker, Failure> {
-    let mut store = (shared.factory.new_store)();
-    store.set_epoch_deadline(u64::MAX / 2);
-    let instance = shared
-        .factory
-        .pre
-        .instantiate_async(&mut store)
-        .await
-        .map_err(|error| {
-            Failure::new(
+    let store = (shared.factory.new_store)();
+    instantiate(&shared.factory.pre, store, shared.factory.limits).await
+}
+
+/// Instantiates the component in `store` under the per-call limits, because start-up code
+/// runs inside the component too.
+async fn instantiate(
+    pre: &ConnectorComponentPre<GuestState>,
+    mut store: Store<GuestState>,
+    limits: GuestLimits,
+) -> Result<Worker, Failure> {
+    let ticks = (limits.call_timeout.as_millis() as u64 * EPOCH_TICKS_PER_SECOND / 1000).max(1);
+    store.set_epoch_deadline(ticks);
+    let started = tokio::time::timeout(
+        limits.call_timeout + Duration::from_secs(1),
+        pre.instantiate_async(&mut store),
+    )
+    .await;
+    let instance = match started {
+        Ok(Ok(instance)) => instance,
+        Ok(Err(error)) => {
+            return Err(Failure::new(
                 FailureKind::Internal,
                 format!("failed to start the component: {error:#}"),
-            )
-        })?;
+            ));
+        }
+        Err(_) => {
+            return Err(Failure::new(
+                FailureKind::Internal,
+                format!(
+                    "failed to start the component: it exceeded its time limit of {} s per \
+                     call (--call-timeout)",
+                    limits.call_timeout.as_secs_f64()
+                ),
+            ));
+        }
+    };
     Ok(Worker { store, instance })
+}
+
+/// Reads the component's metadata from a new instance in `store`, under the same limits
+/// as every other call.
+pub async fn read_metadata(
+    pre: &ConnectorComponentPre<GuestState>,
+    store: Store<GuestState>,
+    limits: GuestLimits,
+) -> Result<types::ConnectorMetadata, Failure> {
+    let mut worker = instantiate(pre, store, limits).await?;
+    guarded_with(limits, &mut worker, "read the component's metadata", |worker| {
+        Box::pin(async move {
+            let calls = worker.instance.conductorone_connector_connector();
+            calls.call_metadata(&mut worker.store).await
+        })
+    })
+    .await
 }
 
 /// Returns the failure kind, and so the exit code, of a connector error.

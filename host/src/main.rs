@@ -44,6 +44,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Sync(args) => runtime.block_on(sync::run(args)),
     };
+    // When a sync fails, another component instance may still be computing on a worker
+    // thread. Its epoch deadline stops advancing once the sync returns, so dropping the
+    // runtime would wait for it forever. The process ends it on exit instead.
+    runtime.shutdown_background();
     match result {
         Ok(summary) => {
             summary.print();

@@ -22,7 +22,8 @@ pub const EPOCH_TICKS_PER_SECOND: u64 = 100;
 /// Resource limits of one component instance.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestLimits {
-    /// Largest linear memory, in bytes.
+    /// Maximum bytes of memory one instance may use: all its linear memories and its GC
+    /// heap together.
     pub max_memory_bytes: usize,
     /// Longest a single call into the component may run.
     pub call_timeout: Duration,
@@ -115,6 +116,10 @@ pub fn store(
         config: settings.iter().cloned().collect(),
         limiter: GuestLimiter {
             max_memory_bytes: limits.max_memory_bytes,
+            memory_bytes: 0,
+            pending_memory_bytes: 0,
+            table_elements: 0,
+            pending_table_elements: 0,
             hit,
         },
     };
@@ -123,9 +128,30 @@ pub fn store(
     store
 }
 
-/// Caps memory growth and records which limit was hit, so the error can name it.
+/// Maximum number of table elements of one instance, all tables together. Each element
+/// takes a pointer's worth of host memory, so tables stay under 8 MB on a 64-bit host.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// Maximum numbers of core instances, linear memories and tables one component instance
+/// may create. A Rust component has a few of each, and without a cap each empty memory
+/// would still reserve host address space.
+const MAX_CORE_INSTANCES: usize = 100;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 100;
+
+/// Caps the memory and tables of one component instance, every core instance's linear
+/// memories and its GC heap counted together, and records which limit was hit so the
+/// error can name it.
 struct GuestLimiter {
     max_memory_bytes: usize,
+    /// Bytes of all memories together, as last allowed to grow.
+    memory_bytes: usize,
+    /// Bytes the last allowed growth added, taken back if that growth fails.
+    pending_memory_bytes: usize,
+    /// Elements of all tables together, as last allowed to grow.
+    table_elements: usize,
+    /// Elements the last allowed table growth added, taken back if it fails.
+    pending_table_elements: usize,
     hit: Arc<Mutex<Option<LimitHit>>>,
 }
 
@@ -136,24 +162,61 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
+        // Wasmtime calls this before it creates a memory too (with `current` 0), so the sum
+        // covers every memory of the instance.
+        let added = desired.saturating_sub(current);
+        let total = self.memory_bytes.saturating_add(added);
+        if total > self.max_memory_bytes {
             *self.hit.lock().expect("limit lock") = Some(LimitHit::Memory);
             wasmtime::bail!(
-                "the component tried to grow its memory from {current} to {desired} bytes, past \
-                 its limit of {} bytes",
+                "the component tried to grow its memory to {total} bytes in all, past its limit \
+                 of {} bytes",
                 self.max_memory_bytes
             );
         }
+        self.memory_bytes = total;
+        self.pending_memory_bytes = added;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_bytes -= std::mem::take(&mut self.pending_memory_bytes);
+        tracing::debug!(error = %format!("{error:#}"), "a memory of the component failed to grow");
+        Ok(())
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        let added = desired.saturating_sub(current);
+        let total = self.table_elements.saturating_add(added);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        self.pending_table_elements = added;
+        Ok(true)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.table_elements -= std::mem::take(&mut self.pending_table_elements);
+        tracing::debug!(error = %format!("{error:#}"), "a table of the component failed to grow");
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -236,5 +299,125 @@ impl OutputStream for CappedStderr {
 
     fn check_write(&mut self) -> Result<usize, StreamError> {
         Ok(64 * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::Origin;
+    use crate::outbound::{RequestLimits, TrafficStats};
+    use crate::rate_limit::RateLimiter;
+
+    const MIB: usize = 1024 * 1024;
+
+    fn limits(max_memory_mib: usize) -> GuestLimits {
+        GuestLimits {
+            max_memory_bytes: max_memory_mib * MIB,
+            call_timeout: Duration::from_secs(5),
+            max_stderr_bytes: 4096,
+        }
+    }
+
+    /// Creates a guest store with `limits` and compiles a core module from WAT.
+    fn guest_store(
+        engine: &Engine,
+        wat: &str,
+        limits: GuestLimits,
+    ) -> (Store<GuestState>, wasmtime::Module) {
+        let origin = Origin::from_base_url("http://127.0.0.1:9").expect("origin");
+        let request_limits = RequestLimits {
+            connect_timeout: Duration::from_secs(1),
+            first_byte_timeout: Duration::from_secs(1),
+            between_bytes_timeout: Duration::from_secs(1),
+            max_body_bytes: 1024,
+        };
+        let policy = OutboundPolicy::new(
+            origin,
+            None,
+            Arc::new(RateLimiter::new(None)),
+            request_limits,
+            Arc::new(TrafficStats::default()),
+        )
+        .expect("policy");
+        let mut store = store(engine, Arc::new(policy), &[], limits);
+        store.set_epoch_deadline(u64::MAX / 2);
+        let module = wasmtime::Module::new(engine, wat).expect("valid WAT");
+        (store, module)
+    }
+
+    /// Instantiates a core module from WAT in a guest store with `limits`, and returns
+    /// the result and the limit hit.
+    async fn instantiate(
+        wat: &str,
+        limits: GuestLimits,
+    ) -> (wasmtime::Result<()>, Option<LimitHit>) {
+        let engine = crate::component::engine().expect("engine");
+        let (mut store, module) = guest_store(&engine, wat, limits);
+        let result = wasmtime::Instance::new_async(&mut store, &module, &[])
+            .await
+            .map(drop);
+        (result, store.data().limit_hit())
+    }
+
+    #[tokio::test]
+    async fn memory_limit_counts_every_memory() {
+        // Four memories of 5 MiB each: each is under the 16 MiB limit, together they are not.
+        let wat = "(module (memory 80) (memory 80) (memory 80) (memory 80))";
+
+        let (result, hit) = instantiate(wat, limits(16)).await;
+
+        assert!(result.is_err(), "20 MiB of memories fit a 16 MiB limit");
+        assert_eq!(hit, Some(LimitHit::Memory));
+    }
+
+    #[tokio::test]
+    async fn memory_growth_past_limit_traps() {
+        let wat = r#"(module
+            (memory 1)
+            (func (export "grow") (result i32) (memory.grow (i32.const 400))))"#;
+        let engine = crate::component::engine().expect("engine");
+        let (mut store, module) = guest_store(&engine, wat, limits(16));
+        let instance = wasmtime::Instance::new_async(&mut store, &module, &[])
+            .await
+            .expect("instantiate");
+        let grow = instance
+            .get_typed_func::<(), i32>(&mut store, "grow")
+            .expect("grow export");
+
+        let result = grow.call_async(&mut store, ()).await;
+
+        assert!(result.is_err(), "25 MiB fit a 16 MiB limit");
+        assert_eq!(store.data().limit_hit(), Some(LimitHit::Memory));
+    }
+
+    #[test]
+    fn failed_growth_is_not_counted() {
+        let mut limiter = GuestLimiter {
+            max_memory_bytes: 16 * MIB,
+            memory_bytes: 0,
+            pending_memory_bytes: 0,
+            table_elements: 0,
+            pending_table_elements: 0,
+            hit: Arc::new(Mutex::new(None)),
+        };
+        assert!(limiter.memory_growing(0, 10 * MIB, None).expect("allowed"));
+
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("out of host memory"))
+            .expect("ignored");
+
+        assert!(limiter.memory_growing(0, 10 * MIB, None).expect("allowed"));
+        assert_eq!(limiter.memory_bytes, 10 * MIB);
+    }
+
+    #[tokio::test]
+    async fn memories_within_limit_instantiate() {
+        let wat = "(module (memory 80) (memory 80) (memory 80))";
+
+        let (result, hit) = instantiate(wat, limits(16)).await;
+
+        result.expect("15 MiB of memories fit a 16 MiB limit");
+        assert_eq!(hit, None);
     }
 }

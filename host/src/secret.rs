@@ -1,12 +1,16 @@
 //! The API token, in a type that cannot be printed, logged or serialised by accident.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::exit::{Failure, FailureKind};
+
+/// Largest token file or standard input accepted, in bytes: far more than any API token,
+/// so only a wrong file is rejected.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// An API token. Its `Debug` output is redacted, it has no `Display` or `Serialize`, and
 /// its memory is zeroed on drop.
@@ -43,17 +47,28 @@ impl ApiToken {
     }
 
     /// Reads a token from a file, or from standard input when `path` is `-`.
+    ///
+    /// Reads at most `MAX_TOKEN_FILE_BYTES` into one buffer that is allocated up front and
+    /// zeroed on drop, so reading leaves no copy of the token in freed memory (standard
+    /// input's own buffer aside). The cap also stops a wrong path, such as a device file,
+    /// from making the host read without end.
     pub fn from_file(path: &Path) -> Result<Self, Failure> {
-        let mut raw = String::new();
+        let mut raw = Zeroizing::new(Vec::with_capacity(MAX_TOKEN_FILE_BYTES as usize + 1));
         let (source, read) = if path == Path::new("-") {
-            (
-                "standard input".to_owned(),
-                std::io::stdin().read_to_string(&mut raw),
-            )
+            if std::io::stdin().is_terminal() {
+                eprintln!(
+                    "Reading the API token from standard input: paste it, then press Ctrl-D."
+                );
+            }
+            let read = std::io::stdin()
+                .lock()
+                .take(MAX_TOKEN_FILE_BYTES + 1)
+                .read_to_end(&mut raw);
+            ("standard input".to_owned(), read)
         } else {
-            let source = format!("`{}`", path.display());
-            let read = std::fs::File::open(path).and_then(|mut file| file.read_to_string(&mut raw));
-            (source, read)
+            let read = std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut raw));
+            (format!("`{}`", path.display()), read)
         };
         if let Err(error) = read {
             return Err(Failure::new(
@@ -61,7 +76,28 @@ impl ApiToken {
                 format!("failed to read the API token from {source}: {error}"),
             ));
         }
-        Self::new(raw, &source)
+
+        if raw.len() as u64 > MAX_TOKEN_FILE_BYTES {
+            return Err(Failure::new(
+                FailureKind::Configuration,
+                format!(
+                    "the API token from {source} is longer than {} KiB; it must contain only \
+                     the token",
+                    MAX_TOKEN_FILE_BYTES / 1024
+                ),
+            ));
+        }
+        let text = String::from_utf8(std::mem::take(&mut *raw)).map_err(|error| {
+            drop(Zeroizing::new(error.into_bytes()));
+            Failure::new(
+                FailureKind::Configuration,
+                format!(
+                    "the API token from {source} is not UTF-8 text; copy the token again from \
+                     Settings > Developer"
+                ),
+            )
+        })?;
+        Self::new(text, &source)
     }
 
     /// Returns the token's text, for the one place that puts it in a request header.
@@ -98,6 +134,44 @@ mod tests {
         let error = ApiToken::new("abc\ndef".to_owned(), "a test").unwrap_err();
         assert_eq!(error.kind, FailureKind::Configuration);
         assert!(!error.to_string().contains("abc"));
+    }
+
+    #[test]
+    fn token_file_is_read_and_trimmed() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let path = directory.path().join("token");
+        std::fs::write(&path, "file-token\n").expect("write");
+
+        let token = ApiToken::from_file(&path).expect("token");
+
+        assert_eq!(token.expose(), "file-token");
+    }
+
+    #[test]
+    fn oversized_token_file_is_rejected() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let path = directory.path().join("token");
+        std::fs::write(&path, "x".repeat(MAX_TOKEN_FILE_BYTES as usize + 1)).expect("write");
+
+        let error = ApiToken::from_file(&path).unwrap_err();
+
+        assert_eq!(error.kind, FailureKind::Configuration);
+        assert!(
+            error.message.contains("longer than 64 KiB"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn non_utf8_token_file_is_rejected() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let path = directory.path().join("token");
+        std::fs::write(&path, [0xff, 0xfe, b'a']).expect("write");
+
+        let error = ApiToken::from_file(&path).unwrap_err();
+
+        assert!(error.message.contains("not UTF-8"), "{}", error.message);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::check;
 use crate::checkpoint::{self, CheckpointSettings, Journal};
 use crate::cli::SyncArgs;
-use crate::component::{self, types};
+use crate::component;
 use crate::demo::{self, Demo};
 use crate::driver::{self, DriverOptions, InstanceFactory};
 use crate::exit::{Failure, FailureKind};
@@ -150,7 +150,12 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
     };
 
     // Ask the component how it authenticates, from an instance that has no secret.
-    let metadata = metadata(&engine, &loaded, policy(None)?, limits).await?;
+    let metadata = driver::read_metadata(
+        &loaded.pre,
+        sandbox::store(&engine, policy(None)?, &[], limits),
+        limits,
+    )
+    .await?;
     let mut settings = vec![("base-url".to_owned(), base_url.clone())];
     let auth = match &metadata.auth {
         Some(auth) => {
@@ -272,12 +277,12 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
 
 /// Returns the base URL and token to use: both given, or neither for the demo account.
 fn credentials(args: &SyncArgs) -> Result<(String, ApiToken, Option<Demo>), Failure> {
-    let token = match (&args.api_token, &args.api_token_file) {
-        (Some(token), _) => Some(ApiToken::new(
+    let token = match (&args.api_token_file, &args.api_token) {
+        (Some(path), _) => Some(ApiToken::from_file(path)?),
+        (None, Some(token)) => Some(ApiToken::new(
             token.clone(),
             "--api-token or BATON_API_TOKEN",
         )?),
-        (None, Some(path)) => Some(ApiToken::from_file(path)?),
         (None, None) => None,
     };
     let base_url = args.base_url.clone().filter(|url| !url.trim().is_empty());
@@ -339,37 +344,6 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, Failure> {
             Failure::new(
                 FailureKind::Configuration,
                 format!("{flag} `{value}` is invalid; give a number of seconds above 0"),
-            )
-        })
-}
-
-/// Calls `metadata` on a fresh instance.
-async fn metadata(
-    engine: &wasmtime::Engine,
-    loaded: &component::LoadedComponent,
-    policy: Arc<OutboundPolicy>,
-    limits: GuestLimits,
-) -> Result<types::ConnectorMetadata, Failure> {
-    let mut store = sandbox::store(engine, policy, &[], limits);
-    store.set_epoch_deadline((limits.call_timeout.as_secs() + 1) * EPOCH_TICKS_PER_SECOND);
-    let instance = loaded
-        .pre
-        .instantiate_async(&mut store)
-        .await
-        .map_err(|error| {
-            Failure::new(
-                FailureKind::Internal,
-                format!("failed to start the component: {error:#}"),
-            )
-        })?;
-    instance
-        .conductorone_connector_connector()
-        .call_metadata(&mut store)
-        .await
-        .map_err(|error| {
-            Failure::new(
-                FailureKind::Internal,
-                format!("failed to read the component's metadata: {error:#}"),
             )
         })
 }
