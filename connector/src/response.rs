@@ -110,7 +110,9 @@ pub fn check(context: &RequestContext<'_>, response: HttpResponse) -> Result<Vec
             "failed to {action}: the API denied access (HTTP 403: {upstream}); the API token \
              must belong to an account admin, who can read users and groups"
         ))),
-        404 if !json && context.credential_check => Err(not_the_api(context, &upstream)),
+        // The credential check's path exists on every account, so a 404 there means the
+        // URL leads somewhere else, whatever the body.
+        404 if context.credential_check => Err(not_the_api(context, &upstream)),
         404 => Err(Error::NotFound(format!(
             "failed to {action}: not found (HTTP 404: {upstream})"
         ))),

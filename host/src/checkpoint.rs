@@ -58,45 +58,46 @@ pub fn path_for(output: &Path) -> PathBuf {
     output.with_file_name(name)
 }
 
-/// An open checkpoint that pages are appended to.
+/// A checkpoint that pages are appended to. A new checkpoint's file is created with the
+/// first page, so a sync that fails before reading any page leaves no checkpoint, and an
+/// earlier one stays resumable.
 pub struct Journal {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
+    settings: CheckpointSettings,
+    pages: usize,
 }
 
 impl Journal {
-    /// Starts a new checkpoint at `path`, replacing any earlier one.
-    pub fn create(path: &Path, settings: &CheckpointSettings) -> Result<Journal, Failure> {
-        let mut file = File::create(path).map_err(|error| io_failure("create", path, error))?;
-        let header = serde_json::to_string(settings).expect("settings encode as JSON");
-        writeln!(file, "{header}").map_err(|error| io_failure("write", path, error))?;
-        file.sync_data()
-            .map_err(|error| io_failure("flush", path, error))?;
-        Ok(Journal {
-            file,
+    /// Prepares a new checkpoint at `path`; the first page replaces any earlier one.
+    pub fn create(path: &Path, settings: &CheckpointSettings) -> Journal {
+        Journal {
+            file: None,
             path: path.to_owned(),
-        })
+            settings: settings.clone(),
+            pages: 0,
+        }
     }
 
     /// Opens the checkpoint at `path` to resume it: checks its settings against
-    /// `settings`, and returns the journal, positioned to append, with its pages.
+    /// `settings`, and returns the journal, positioned to append, with its pages. When
+    /// there is no checkpoint, because the interrupted run completed no page, the sync
+    /// starts from the beginning.
     pub fn resume(
         path: &Path,
         settings: &CheckpointSettings,
     ) -> Result<(Journal, Vec<Entry>), Failure> {
-        let file = File::open(path).map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound {
-                Failure::new(
-                    FailureKind::Configuration,
-                    format!(
-                        "--resume found no checkpoint at `{}`; run the sync without --resume",
-                        path.display()
-                    ),
-                )
-            } else {
-                io_failure("open", path, error)
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(
+                    checkpoint = %path.display(),
+                    "no checkpoint to resume, so the sync starts from the beginning"
+                );
+                return Ok((Journal::create(path, settings), Vec::new()));
             }
-        })?;
+            Err(error) => return Err(io_failure("open", path, error)),
+        };
 
         let mut lines = BufReader::new(file).split(b'\n');
         let header = lines
@@ -160,31 +161,58 @@ impl Journal {
             .map_err(|error| io_failure("open", path, error))?;
         Ok((
             Journal {
-                file,
+                file: Some(file),
                 path: path.to_owned(),
+                settings: settings.clone(),
+                pages: entries.len(),
             },
             entries,
         ))
     }
 
-    /// Appends one completed page and flushes it to disk.
+    /// Appends one completed page and flushes it to disk, creating the file, readable by
+    /// its owner only because pages hold e-mail addresses, on the first page.
     pub fn append(&mut self, task: &Task, page: &PageRecord) -> Result<(), Failure> {
         #[derive(Serialize)]
         struct EntryRef<'a> {
             task: &'a Task,
             page: &'a PageRecord,
         }
+
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let file = create_private(&self.path)?;
+                let mut header =
+                    serde_json::to_vec(&self.settings).expect("settings encode as JSON");
+                header.push(b'\n');
+                let file = self.file.insert(file);
+                file.write_all(&header)
+                    .map_err(|error| io_failure("write", &self.path, error))?;
+                file
+            }
+        };
+
         let mut line = serde_json::to_vec(&EntryRef { task, page }).expect("pages encode as JSON");
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|error| io_failure("write", &self.path, error))
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|error| io_failure("write", &self.path, error))?;
+        self.pages += 1;
+        Ok(())
+    }
+
+    /// Tells whether the checkpoint holds any page, so that `--resume` can continue it.
+    pub fn has_pages(&self) -> bool {
+        self.pages > 0
     }
 
     /// Deletes the checkpoint, once the output it led to is in place.
     pub fn remove(self) -> Result<(), Failure> {
-        drop(self.file);
+        let Some(file) = self.file else {
+            return Ok(());
+        };
+        drop(file);
         std::fs::remove_file(&self.path).map_err(|error| io_failure("remove", &self.path, error))
     }
 
@@ -192,6 +220,23 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Creates (or truncates) a file that only its owner can read and write.
+fn create_private(path: &Path) -> Result<File, Failure> {
+    // A file left by an earlier run may have looser permissions, so it is replaced.
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io_failure("replace", path, error)),
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|error| io_failure("create", path, error))
 }
 
 fn io_failure(action: &str, path: &Path, error: std::io::Error) -> Failure {

@@ -89,11 +89,11 @@ pub struct SyncArgs {
     pub between_bytes_timeout: f64,
 
     /// Largest response body accepted, in MiB.
-    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_response_mib: u64,
 
     /// Memory limit of each component instance, in MiB.
-    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    #[arg(long, default_value_t = 128, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_memory_mib: u64,
 
     /// Time limit of each call into the component, in seconds.

@@ -51,6 +51,18 @@ pub fn load(
             .with_context(|| format!("failed to read the component `{}`", path.display()))?,
         None => EMBEDDED_COMPONENT.to_vec(),
     };
+    // Only a binary component is compiled: wasmtime would also parse a text file as WAT,
+    // and its parse errors quote the file, which could be a mistyped path to a secret.
+    if !bytes.starts_with(b"\0asm") {
+        wasmtime::bail!(
+            "`{}` is not a WebAssembly component: it does not start with the `\\0asm` magic \
+             bytes; pass the .wasm file built from connector/",
+            path.map_or_else(
+                || "the embedded component".to_owned(),
+                |p| p.display().to_string()
+            )
+        );
+    }
     let digest = hex(&Sha256::digest(&bytes));
 
     let component = match cache_dir {

@@ -504,6 +504,12 @@ async fn call_with_retries<T>(
                 attempt += 1;
             }
             Err(error) => {
+                // The component cannot know the host's flag, so the host names it.
+                let hint = if message_of(&error).contains("response size limit") {
+                    " (--max-response-mib)"
+                } else {
+                    ""
+                };
                 let attempts = if attempt > 1 {
                     format!(" (after {attempt} attempts)")
                 } else {
@@ -511,7 +517,7 @@ async fn call_with_retries<T>(
                 };
                 return Err(Failure::new(
                     kind_of(&error),
-                    format!("{}{attempts}", message_of(&error)),
+                    format!("{}{hint}{attempts}", message_of(&error)),
                 ));
             }
         }
@@ -557,29 +563,38 @@ async fn guarded_with<T>(
         }
     };
 
-    result.map_err(|error| {
-        let limit = worker.store.data().limit_hit();
-        let trap = error.downcast_ref::<wasmtime::Trap>().copied();
-        let reason = match (limit, trap) {
-            (Some(LimitHit::Memory), _) => format!(
-                "the component exceeded its memory limit of {} MiB (--max-memory-mib)",
-                limits.max_memory_bytes / (1024 * 1024)
-            ),
-            (Some(LimitHit::Stderr), _) => format!(
-                "the component exceeded its stderr limit of {} KiB (--max-guest-stderr-kib)",
-                limits.max_stderr_bytes / 1024
-            ),
-            (None, Some(wasmtime::Trap::Interrupt)) => format!(
-                "the component exceeded its time limit of {} s per call (--call-timeout)",
-                limits.call_timeout.as_secs_f64()
-            ),
-            _ => format!("the component trapped: {error:#}"),
-        };
-        Failure::new(
-            FailureKind::Internal,
-            format!("failed to {description}: {reason}"),
-        )
-    })
+    result.map_err(|error| trap_failure(limits, &worker.store, description, &error))
+}
+
+/// Turns an error from inside the component into a failure that names the sandbox limit
+/// and its flag when one was hit.
+fn trap_failure(
+    limits: GuestLimits,
+    store: &Store<GuestState>,
+    description: &str,
+    error: &wasmtime::Error,
+) -> Failure {
+    let limit = store.data().limit_hit();
+    let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+    let reason = match (limit, trap) {
+        (Some(LimitHit::Memory), _) => format!(
+            "the component exceeded its memory limit of {} MiB (--max-memory-mib)",
+            limits.max_memory_bytes / (1024 * 1024)
+        ),
+        (Some(LimitHit::Stderr), _) => format!(
+            "the component exceeded its stderr limit of {} KiB (--max-guest-stderr-kib)",
+            limits.max_stderr_bytes / 1024
+        ),
+        (None, Some(wasmtime::Trap::Interrupt)) => format!(
+            "the component exceeded its time limit of {} s per call (--call-timeout)",
+            limits.call_timeout.as_secs_f64()
+        ),
+        _ => format!("the component trapped: {error:#}"),
+    };
+    Failure::new(
+        FailureKind::Internal,
+        format!("failed to {description}: {reason}"),
+    )
 }
 
 /// Creates a new component instance.
@@ -605,10 +620,7 @@ async fn instantiate(
     let instance = match started {
         Ok(Ok(instance)) => instance,
         Ok(Err(error)) => {
-            return Err(Failure::new(
-                FailureKind::Internal,
-                format!("failed to start the component: {error:#}"),
-            ));
+            return Err(trap_failure(limits, &store, "start the component", &error));
         }
         Err(_) => {
             return Err(Failure::new(
@@ -632,12 +644,17 @@ pub async fn read_metadata(
     limits: GuestLimits,
 ) -> Result<types::ConnectorMetadata, Failure> {
     let mut worker = instantiate(pre, store, limits).await?;
-    guarded_with(limits, &mut worker, "read the component's metadata", |worker| {
-        Box::pin(async move {
-            let calls = worker.instance.conductorone_connector_connector();
-            calls.call_metadata(&mut worker.store).await
-        })
-    })
+    guarded_with(
+        limits,
+        &mut worker,
+        "read the component's metadata",
+        |worker| {
+            Box::pin(async move {
+                let calls = worker.instance.conductorone_connector_connector();
+                calls.call_metadata(&mut worker.store).await
+            })
+        },
+    )
     .await
 }
 

@@ -14,6 +14,8 @@ pub enum FailureKind {
     Upstream,
     /// The component broke a sandbox limit or trapped, or the host failed. Exit code 1.
     Internal,
+    /// The user pressed Ctrl-C. Exit code 130, as shells report SIGINT.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -24,6 +26,7 @@ impl FailureKind {
             FailureKind::Configuration => 2,
             FailureKind::Authentication => 3,
             FailureKind::Upstream => 4,
+            FailureKind::Interrupted => 130,
         }
     }
 }

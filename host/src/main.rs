@@ -25,7 +25,17 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = match EnvFilter::try_new(&cli.log_level) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "error: invalid --log-level `{}`: {error}; use a level such as `info` or \
+                 `debug`, or a filter such as `baton_activecampaign=trace`",
+                cli.log_level
+            );
+            return ExitCode::from(exit::FailureKind::Configuration.exit_code());
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -49,6 +49,10 @@ impl Origin {
             return Err(invalid("it must not have a query (`?...`)"));
         }
 
+        if port_text(authority.as_str()).is_some_and(|port| port.parse::<u16>().is_err()) {
+            return Err(invalid("the port is not a number between 0 and 65535"));
+        }
+
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -83,6 +87,9 @@ impl Origin {
         let Some(authority) = uri.authority() else {
             return false;
         };
+        if port_text(authority.as_str()).is_some_and(|port| port.parse::<u16>().is_err()) {
+            return false;
+        }
         let default_port = if scheme.eq_ignore_ascii_case("https") {
             443
         } else {
@@ -119,6 +126,16 @@ pub fn origin_of(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("?");
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or("?");
     format!("{scheme}://{authority}")
+}
+
+/// Returns the port text of an authority, if it has a `:port` part, even one that is not
+/// a valid port (which `http::uri::Authority::port` hides by returning `None`).
+fn port_text(authority: &str) -> Option<&str> {
+    let after_host = match authority.rsplit_once(']') {
+        Some((_, rest)) => rest,
+        None => authority,
+    };
+    after_host.rsplit_once(':').map(|(_, port)| port)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -159,6 +176,8 @@ mod tests {
             "https://u:p@acme.api-us1.com",
             "https://acme.api-us1.com/?a=1",
             "https://acme.api-us1.com/#x",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:abc",
         ] {
             let failure = Origin::from_base_url(bad).unwrap_err();
             assert_eq!(failure.kind, FailureKind::Configuration, "{bad}");

@@ -30,16 +30,17 @@ impl ApiToken {
             ));
         }
         // The token travels in an HTTP header, which cannot hold line breaks or control
-        // characters. The message never shows the token itself.
+        // characters, and ActiveCampaign tokens have no spaces: a space means a paste
+        // went wrong. The message never shows the token itself.
         if token
             .bytes()
-            .any(|byte| byte.is_ascii_control() || !byte.is_ascii())
+            .any(|byte| byte.is_ascii_control() || byte.is_ascii_whitespace() || !byte.is_ascii())
         {
             return Err(Failure::new(
                 FailureKind::Configuration,
                 format!(
-                    "the API token from {source} contains control or non-ASCII characters; \
-                     copy the token again from Settings > Developer"
+                    "the API token from {source} contains spaces, control or non-ASCII \
+                     characters; copy the token again from Settings > Developer"
                 ),
             ));
         }

@@ -197,7 +197,14 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
     // Record progress next to the output after every page, or pick up where an
     // interrupted run stopped.
     let checkpoint_path = checkpoint::path_for(&args.output);
-    let checkpoint_settings = CheckpointSettings::new(origin.to_string(), loaded.digest.clone());
+    // The demo serves the same account on a new port each run, so its checkpoints are
+    // keyed on the demo itself rather than on the port.
+    let checkpoint_origin = if demo.is_some() {
+        "the built-in demo account".to_owned()
+    } else {
+        origin.to_string()
+    };
+    let checkpoint_settings = CheckpointSettings::new(checkpoint_origin, loaded.digest.clone());
     let (mut journal, resumed) = if args.resume {
         Journal::resume(&checkpoint_path, &checkpoint_settings)?
     } else {
@@ -208,19 +215,26 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
             );
         }
         (
-            Journal::create(&checkpoint_path, &checkpoint_settings)?,
+            Journal::create(&checkpoint_path, &checkpoint_settings),
             Vec::new(),
         )
     };
 
-    let gathered = match driver::run(factory, options, &mut journal, resumed).await {
+    // Ctrl-C stops the sync between pages' disk writes; the checkpoint stays usable.
+    let outcome = tokio::select! {
+        outcome = driver::run(factory, options, &mut journal, resumed) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Failure::new(FailureKind::Interrupted, "interrupted")),
+    };
+    let gathered = match outcome {
         Ok(gathered) => gathered,
         Err(mut failure) => {
-            failure.message.push_str(&format!(
-                "\nProgress is saved in `{}`: fix the cause and run the same command with \
-                 --resume to continue.",
-                checkpoint_path.display()
-            ));
+            if journal.has_pages() {
+                failure.message.push_str(&format!(
+                    "\nProgress is saved in `{}`: fix the cause and run the same command with \
+                     --resume to continue.",
+                    checkpoint_path.display()
+                ));
+            }
             return Err(failure);
         }
     };
@@ -308,30 +322,47 @@ fn credentials(args: &SyncArgs) -> Result<(String, ApiToken, Option<Demo>), Fail
     }
 }
 
-/// Fails early when the output file's directory does not exist or the path is a directory.
+/// Fails early, before any request, when the output cannot be written: the path is a
+/// directory, a link or a device rather than a regular file, or its directory does not
+/// exist or is not writable.
 fn check_output_path(path: &Path) -> Result<(), Failure> {
-    if path.is_dir() {
-        return Err(Failure::new(
-            FailureKind::Configuration,
-            format!(
-                "--output `{}` is a directory; name a file, such as `{}/sync.json`",
-                path.display(),
-                path.display()
-            ),
-        ));
+    let invalid = |reason: String| Failure::new(FailureKind::Configuration, reason);
+    let shown = path.display();
+
+    if let Ok(metadata) = std::fs::symlink_metadata(path) {
+        if metadata.is_dir() {
+            return Err(invalid(format!(
+                "--output `{shown}` is a directory; name a file, such as `{shown}/sync.json`"
+            )));
+        }
+        // The output replaces the file by renaming over it, which would replace a link or
+        // a device such as /dev/null with a regular file.
+        if !metadata.is_file() {
+            return Err(invalid(format!(
+                "--output `{shown}` exists and is not a regular file (a link, device or pipe); \
+                 name a regular file"
+            )));
+        }
     }
+
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     if !directory.is_dir() {
-        return Err(Failure::new(
-            FailureKind::Configuration,
-            format!(
-                "the directory of --output `{}` does not exist; create it first",
-                path.display()
-            ),
-        ));
+        return Err(invalid(format!(
+            "the directory of --output `{shown}` does not exist; create it first"
+        )));
+    }
+    if let Err(error) = tempfile::Builder::new()
+        .prefix(".sync-probe-")
+        .tempfile_in(directory)
+    {
+        return Err(invalid(format!(
+            "cannot write files in `{}`, the directory of --output `{shown}`: {error}; choose \
+             a writable directory",
+            directory.display()
+        )));
     }
     Ok(())
 }

@@ -520,3 +520,47 @@ fn summary_reports_exact_figures() {
     assert_eq!(figure("requests"), Some(vec![113, 0, 0]));
     assert_eq!(server.requests().len(), 113);
 }
+
+#[cfg(unix)]
+#[test]
+fn output_link_is_rejected_untouched() {
+    let server = support::serve(small_account());
+    let directory = tempfile::tempdir().expect("temp dir");
+    let target = directory.path().join("target.json");
+    std::fs::write(&target, "keep").expect("seed target");
+    let link = directory.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+
+    let mut command = Command::new(support::host_binary());
+    support::clear_environment(&mut command);
+    command
+        .args(["sync", "--no-rate-limit", "--base-url", &server.base_url()])
+        .arg("--output")
+        .arg(&link)
+        .env("BATON_API_TOKEN", TOKEN);
+    let run = SyncRun::run(command, directory.path());
+
+    assert_eq!(run.code, Some(2), "stderr:\n{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep");
+    assert!(server.requests().is_empty(), "requests were sent");
+}
+
+#[test]
+fn invalid_port_is_rejected_before_requests() {
+    let server = support::serve(small_account());
+    let directory = tempfile::tempdir().expect("temp dir");
+    let command = support::sync_command_for_url("http://127.0.0.1:99999", directory.path());
+    let run = SyncRun::run(command, directory.path());
+
+    assert_eq!(run.code, Some(2), "stderr:\n{}", run.stderr);
+    assert!(run.stderr.contains("port"), "{}", run.stderr);
+    assert!(run.output.is_none());
+    assert!(server.requests().is_empty(), "requests were sent");
+}
