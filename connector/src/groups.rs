@@ -35,6 +35,7 @@ pub fn resource_type() -> ResourceType {
         display_name: "Group".to_owned(),
         description: "A permission group of the ActiveCampaign account".to_owned(),
         traits: vec![ResourceTrait::Group],
+        skip_entitlements_and_grants: false,
     }
 }
 

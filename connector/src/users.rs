@@ -24,6 +24,8 @@ pub fn resource_type() -> ResourceType {
         display_name: "User".to_owned(),
         description: "A back-office user of the ActiveCampaign account (not a contact)".to_owned(),
         traits: vec![ResourceTrait::User],
+        // Users hold grants of group entitlements, and have none of their own.
+        skip_entitlements_and_grants: true,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Gathered {
     pub pages: u64,
     /// Pages taken from the checkpoint of an interrupted run.
     pub pages_resumed: u64,
+    /// Resource types whose resources have no entitlements or grants to list.
+    pub skip_entitlements: BTreeSet<String>,
 }
 
 /// One paged listing, for totals.
@@ -263,6 +265,11 @@ pub async fn run(
         .iter()
         .map(ResourceTypeRecord::from)
         .collect();
+    gathered.skip_entitlements = resource_types
+        .iter()
+        .filter(|resource_type| resource_type.skip_entitlements_and_grants)
+        .map(|resource_type| resource_type.id.clone())
+        .collect();
     let mut queue: VecDeque<Task> = resource_types
         .iter()
         .map(|resource_type| Task::Resources {
@@ -389,8 +396,12 @@ fn record_page(gathered: &mut Gathered, queue: &mut VecDeque<Task>, task: Task, 
         *gathered.received.entry(listing).or_default() += count as u64;
     }
 
-    // Every resource leads to its entitlements and grants.
-    for resource in &page.resources {
+    // Every resource leads to its entitlements and grants, unless its type has none.
+    let skip = match &task {
+        Task::Resources { resource_type, .. } => gathered.skip_entitlements.contains(resource_type),
+        _ => true,
+    };
+    for resource in page.resources.iter().filter(|_| !skip) {
         queue.push_back(Task::Entitlements {
             resource: resource.clone(),
             token: None,

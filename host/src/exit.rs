@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// What kind of failure ended a sync. Each has its own exit code, listed in the README.
+/// The class of failure that ended a sync. Each has its own exit code, listed in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// A flag, setting or file is missing or invalid. Exit code 2.
@@ -31,12 +31,12 @@ impl FailureKind {
     }
 }
 
-/// A failed sync: its kind and a message that says what failed and what to do.
+/// A failed sync: its kind and a message naming what failed and what to do.
 #[derive(Debug)]
 pub struct Failure {
     /// The failure class, which sets the exit code.
     pub kind: FailureKind,
-    /// What failed, for people.
+    /// The message for people.
     pub message: String,
 }
 

@@ -3,8 +3,10 @@
 //! Every request passes this pipeline: only GET and HEAD pass, because the host only
 //! syncs; only the API origin passes, so nothing can leave for another host; the host
 //! adds the token header itself, so the component never holds the secret; the shared
-//! limiter paces the request; a pooled client sends it with timeouts; and the response
-//! body is capped.
+//! limiter paces the request; a keep-alive connection from the pool carries it, with
+//! timeouts; and the response body is capped.
+
+mod pool;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,9 +18,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Frame, Incoming};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tracing::{Instrument, debug, info_span, warn};
 use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody,
@@ -28,6 +28,7 @@ use wasmtime_wasi_http::{
 use crate::origin::{Origin, origin_of};
 use crate::rate_limit::RateLimiter;
 use crate::secret::ApiToken;
+use pool::{ConnectionPool, Lease, SendError};
 
 /// Timeouts and size cap of one request.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +60,7 @@ pub struct OutboundPolicy {
     auth: Option<(HeaderName, ApiToken)>,
     limiter: Arc<RateLimiter>,
     limits: RequestLimits,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    pool: Arc<ConnectionPool>,
     stats: Arc<TrafficStats>,
 }
 
@@ -73,30 +74,33 @@ impl OutboundPolicy {
         limits: RequestLimits,
         stats: Arc<TrafficStats>,
     ) -> anyhow::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(limits.connect_timeout));
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        // One pooled client for every instance: connections are kept alive and reused, so
-        // a sync opens no more connections than it runs requests at once.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(https);
+        // One pool for every instance: connections are kept alive and reused, so a sync
+        // opens no more connections than it runs requests at once.
+        let pool = ConnectionPool::new(connector(limits.connect_timeout));
 
         Ok(OutboundPolicy {
             origin,
             auth,
             limiter,
             limits,
-            client,
+            pool,
             stats,
         })
     }
+}
+
+/// Creates the connector of API connections: TCP with a connect timeout and no Nagle
+/// delay, and TLS for `https` origins.
+fn connector(connect_timeout: Duration) -> hyper_rustls::HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
 }
 
 /// The `wasi:http` hooks of one component instance.
@@ -189,13 +193,11 @@ async fn send(
     policy.limiter.acquire().await;
     policy.stats.requests.fetch_add(1, Ordering::Relaxed);
 
-    let head = tokio::time::timeout(
-        policy.limits.first_byte_timeout,
-        policy.client.request(outgoing),
-    )
-    .await
-    .map_err(|_| HttpError::HttpResponseTimeout)?
-    .map_err(client_error)?;
+    let (head, lease) =
+        tokio::time::timeout(policy.limits.first_byte_timeout, policy.pool.send(outgoing))
+            .await
+            .map_err(|_| HttpError::HttpResponseTimeout)?
+            .map_err(send_error)?;
     tracing::Span::current().record("http.response.status_code", head.status().as_u16());
     debug!("response head received");
 
@@ -208,6 +210,7 @@ async fn send(
         max_bytes: policy.limits.max_body_bytes,
         between_bytes: policy.limits.between_bytes_timeout,
         timer: None,
+        lease: Some(lease),
     };
     Ok(Response::from_parts(parts, body.boxed_unsync()))
 }
@@ -241,30 +244,54 @@ fn observe_rate_limit(policy: &OutboundPolicy, response: &Response<Incoming>) {
     }
 }
 
-/// Converts a client failure to the `wasi:http` error the component receives.
-fn client_error(error: hyper_util::client::legacy::Error) -> HttpError {
-    if error.is_connect() {
-        let detail = std::error::Error::source(&error)
-            .map(|source| source.to_string())
-            .unwrap_or_else(|| error.to_string());
-        if detail.contains("timed out") {
-            return HttpError::ConnectionTimeout;
+/// Converts a failed request to the `wasi:http` error the component receives.
+fn send_error(error: SendError) -> HttpError {
+    let error = match error {
+        SendError::Connect(error) => error,
+        SendError::Request(error) => {
+            return HttpError::InternalError(Some(format!("request failed: {error}")));
         }
-        if detail.contains("refused") {
-            return HttpError::ConnectionRefused;
+    };
+
+    // The connector's own message is generic, such as "tcp connect error", so the cause
+    // is read from the whole chain of sources.
+    let mut detail = error.to_string();
+    let mut kinds = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
         }
-        return HttpError::InternalError(Some(format!("connection failed: {detail}")));
+        detail.push_str(&format!(": {cause}"));
+        source = cause.source();
     }
-    HttpError::InternalError(Some(format!("request failed: {error}")))
+    if kinds.contains(&std::io::ErrorKind::TimedOut) || detail.contains("timed out") {
+        return HttpError::ConnectionTimeout;
+    }
+    if kinds.contains(&std::io::ErrorKind::ConnectionRefused) || detail.contains("refused") {
+        return HttpError::ConnectionRefused;
+    }
+    // A host name that does not resolve is most often a mistyped API URL, which the
+    // component reports as a configuration error on the credential check.
+    if detail.contains("dns error") {
+        return HttpError::DnsError {
+            rcode: None,
+            info_code: None,
+        };
+    }
+    HttpError::InternalError(Some(format!("connection failed: {detail}")))
 }
 
-/// A response body with a size cap and a timeout between chunks.
+/// A response body with a size cap and a timeout between chunks. It returns its
+/// connection to the pool at its end, and a body dropped before its end closes the
+/// connection.
 struct LimitedBody {
     incoming: Incoming,
     received: u64,
     max_bytes: u64,
     between_bytes: Duration,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    lease: Option<Lease>,
 }
 
 impl Body for LimitedBody {
@@ -291,7 +318,12 @@ impl Body for LimitedBody {
             Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(HttpError::InternalError(
                 Some(format!("response body failed: {error}")),
             )))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(lease) = self.lease.take() {
+                    lease.release();
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 let between_bytes = self.between_bytes;
                 let timer = self
@@ -303,5 +335,25 @@ impl Body for LimitedBody {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn closed_port_maps_to_connection_refused() {
+        // Bind and drop a listener to find a port on which nothing listens.
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
+        let request = Request::get(format!("http://{address}/api/3/users/me"))
+            .body(Empty::new())
+            .expect("request");
+
+        let pool = ConnectionPool::new(connector(Duration::from_secs(5)));
+        let error = pool.send(request).await.err().expect("no listener");
+        assert!(matches!(send_error(error), HttpError::ConnectionRefused));
     }
 }

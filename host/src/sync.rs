@@ -225,7 +225,7 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
         outcome = driver::run(factory, options, &mut journal, resumed) => outcome,
         _ = tokio::signal::ctrl_c() => Err(Failure::new(FailureKind::Interrupted, "interrupted")),
     };
-    let gathered = match outcome {
+    let mut gathered = match outcome {
         Ok(gathered) => gathered,
         Err(mut failure) => {
             if journal.has_pages() {
@@ -240,7 +240,7 @@ pub async fn run(args: SyncArgs) -> Result<Summary, Failure> {
     };
 
     // Publish only a complete, consistent output.
-    let mut output: SyncOutput = gathered.output.clone();
+    let mut output: SyncOutput = std::mem::take(&mut gathered.output);
     let cleanup = output.finish();
     let problems = check::problems(&output, &gathered);
     if !problems.is_empty() {

@@ -167,7 +167,11 @@ fn forbidden_mid_sync_retried() {
     let account = small_account();
     let server = serve_with(
         account.clone(),
-        vec![Fault::path("/api/3/groups/2/userGroups", 1, FaultAction::status(403))],
+        vec![Fault::path(
+            "/api/3/groups/2/userGroups",
+            1,
+            FaultAction::status(403),
+        )],
     );
     let (_directory, run) = sync(&server, &[]);
 

@@ -104,6 +104,7 @@ impl Guest for Component {
                 display_name: format!("Hostile {index}"),
                 description: "A type whose listing misbehaves".to_owned(),
                 traits: vec![ResourceTrait::App],
+                skip_entitlements_and_grants: false,
             })
             .collect()
     }
