@@ -135,6 +135,8 @@ fn store_entry(component: &Component, dir: &Path, entry: &Path) -> wasmtime::Res
     Ok(())
 }
 
+// TODO: old cache entries are never pruned, so each new build of a component leaves one
+// file of about 1 MB in the cache directory.
 /// Returns the cache file of a component: its digest plus a hash of what makes compiled
 /// code compatible (the wasmtime version and the engine settings).
 fn cache_entry(engine: &Engine, dir: &Path, digest: &str) -> PathBuf {
