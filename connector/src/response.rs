@@ -10,7 +10,7 @@ use crate::error::Error;
 /// Longest excerpt of an upstream message that goes into an error, in characters.
 const EXCERPT_CHARS: usize = 200;
 
-/// What the connector received for one request.
+/// The response the connector received for one request.
 #[derive(Debug, Clone, Default)]
 pub struct HttpResponse {
     /// HTTP status code.
@@ -28,7 +28,7 @@ pub struct HttpResponse {
 /// The request an answer belongs to, for messages and for rules that differ by call.
 #[derive(Debug, Clone)]
 pub struct RequestContext<'a> {
-    /// What the request does, such as "list users", used as "failed to list users".
+    /// The request's action, such as "list users", used as "failed to list users".
     pub action: &'a str,
     /// The API origin, such as `https://acme.api-us1.com`.
     pub origin: &'a str,

@@ -158,7 +158,7 @@ pub struct PageRecord {
 }
 
 impl PageRecord {
-    /// Tells whether the page holds no records and leads to no further page.
+    /// Tells whether the page has no records and leads to no further page.
     fn is_empty(&self) -> bool {
         self.resources.is_empty()
             && self.entitlements.is_empty()
@@ -215,8 +215,8 @@ struct Shared {
     retry: RetryPolicy,
     retries: AtomicU64,
     /// Whether a listing call already succeeded. Until one has, a 403 means the key may
-    /// not list users and groups (not an account admin) and is final; after, it is the
-    /// passing 403 the API has been seen to give in healthy syncs, and is retried.
+    /// not list users and groups (not an account admin), so it is final. After that, a 403
+    /// is the passing one the API has been seen to give in healthy syncs, and is retried.
     listed: AtomicBool,
 }
 
@@ -337,7 +337,7 @@ pub async fn run(
         };
         gathered.pages += 1;
         // An empty last page is not recorded, because a resumed sync can ask for it again
-        // cheaply; this spares a disk flush for each of the many users with no grants.
+        // cheaply.
         if !page.is_empty() {
             journal.append(&task, &page)?;
         }
@@ -486,7 +486,7 @@ async fn run_task_once(
 type CallFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
 
 /// Calls the component until the call succeeds, fails for good, or runs out of
-/// attempts. `validated` says whether the credentials already passed in this sync.
+/// attempts. `validated` tells whether a listing already succeeded in this sync.
 async fn call_with_retries<T>(
     shared: &Shared,
     worker: &mut Worker,
@@ -556,7 +556,7 @@ async fn guarded_with<T>(
     let ticks = (limits.call_timeout.as_millis() as u64 * EPOCH_TICKS_PER_SECOND / 1000).max(1);
     worker.store.set_epoch_deadline(ticks);
 
-    // The epoch deadline stops a component that computes too long; the timeout also
+    // The epoch deadline stops a component that computes too long. The timeout also
     // covers one that waits too long on the host, where epochs are not checked.
     let outcome =
         tokio::time::timeout(limits.call_timeout + Duration::from_secs(1), call(worker)).await;

@@ -1,10 +1,10 @@
 //! The component's only way out: the `wasi:http` outgoing hook.
 //!
-//! Every request passes this pipeline: only GET and HEAD pass, because the host only
-//! syncs; only the API origin passes, so nothing can leave for another host; the host
-//! adds the token header itself, so the component never holds the secret; the shared
-//! limiter paces the request; a keep-alive connection from the pool carries it, with
-//! timeouts; and the response body is capped.
+//! Every request passes this pipeline. Only GET and HEAD pass, because the host only
+//! syncs. Only the API origin passes, so nothing can leave for another host. The host adds
+//! the token header itself, so the component never has the secret. The shared limiter
+//! paces the request, a keep-alive connection from the pool carries it with timeouts, and
+//! the response body is capped.
 
 mod pool;
 
@@ -48,7 +48,7 @@ pub struct RequestLimits {
 pub struct TrafficStats {
     /// Requests sent to the API.
     pub requests: AtomicU64,
-    /// Answers with status 429.
+    /// Responses with status 429.
     pub rate_limited: AtomicU64,
     /// Requests denied before sending.
     pub denied: AtomicU64,
@@ -215,7 +215,7 @@ async fn send(
     Ok(Response::from_parts(parts, body.boxed_unsync()))
 }
 
-/// Pauses the limiter when the API says the account is over its rate limit.
+/// Pauses the limiter when the API reports the account over its rate limit.
 fn observe_rate_limit(policy: &OutboundPolicy, response: &Response<Incoming>) {
     let header_seconds = |name: &str| {
         response

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::{Account, FakeServer, Fault, FaultAction, FaultWhen, Mutation, SyncRun, TOKEN, User};
 
-/// A multi-page account: 3 user pages, 12 groups, one group with 230 members (3 pages).
+/// Builds a multi-page account: 3 user pages, 12 groups, one group with 230 members (3 pages).
 fn multi_page_account() -> Account {
     let mut account = Account::generated(230, 12);
     account.add_all_users_to_group(2);
@@ -261,7 +261,7 @@ fn two_syncs_write_identical_bytes() {
 }
 
 #[test]
-fn user_added_during_paging_is_never_a_silent_gap() {
+fn user_added_while_paging_no_gap() {
     let account = multi_page_account();
     let new_user = User::new(
         account.next_user_id(),
@@ -302,7 +302,7 @@ fn user_added_during_paging_is_never_a_silent_gap() {
 }
 
 #[test]
-fn user_removed_during_paging_is_never_a_silent_gap() {
+fn user_removed_while_paging_no_gap() {
     let account = multi_page_account();
     let server = FakeServer::builder(account)
         .api_token(TOKEN)
