@@ -129,7 +129,7 @@ pub fn flag_value(value: &Value) -> Option<bool> {
     }
 }
 
-/// Tells whether a date field holds MySQL's zero date, which means "no date".
+/// Tells whether a date field contains MySQL's zero date, which means "no date".
 pub fn is_zero_date(text: &str) -> bool {
     text.starts_with("0000-00-00")
 }

@@ -34,8 +34,8 @@ impl Client {
         self.api_url.origin()
     }
 
-    /// Sends `GET {origin}{path_and_query}` and returns the whole answer, whatever its
-    /// status. Fails only when no answer arrived or its body was cut off.
+    /// Sends `GET {origin}{path_and_query}` and returns the whole response, whatever its
+    /// status. Fails only when no response arrived or its body was cut off.
     pub fn get(
         &self,
         context: &RequestContext<'_>,
@@ -181,7 +181,7 @@ fn body_error(context: &RequestContext<'_>, received: usize, error: &IoError) ->
     ))
 }
 
-/// Converts a failure to get any answer into the connector's error.
+/// Converts a failure to get any response into the connector's error.
 fn transport_error(context: &RequestContext<'_>, origin: &str, code: ErrorCode) -> Error {
     let action = context.action;
     match code {
@@ -196,7 +196,7 @@ fn transport_error(context: &RequestContext<'_>, origin: &str, code: ErrorCode) 
             "failed to {action}: the host rejected the URL of `{origin}` as invalid"
         )),
         other => Error::UpstreamUnavailable(format!(
-            "failed to {action}: no answer from `{origin}` ({}); retry later",
+            "failed to {action}: no response from `{origin}` ({}); retry later",
             describe(&other)
         )),
     }

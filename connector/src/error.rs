@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-/// Why a connector call failed. Each message names the request or setting and the fix.
+/// Cause of a failed connector call. Each message names the request or setting and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Error {
     /// The API rejected the credentials.
@@ -20,7 +20,7 @@ pub enum Error {
     RateLimited {
         /// The wait the API asked for, in milliseconds.
         retry_after_ms: Option<u64>,
-        /// What happened, for people.
+        /// The message for people.
         message: String,
     },
     /// The API failed or sent an empty or cut-off body; a retry may succeed.

@@ -1,6 +1,6 @@
 //! Page tokens and the paging plan of ActiveCampaign's `limit`/`offset` listings.
 //!
-//! A token is opaque to the host. It holds the offset of its page and whether the page
+//! A token is opaque to the host. It contains the offset of its page and whether the page
 //! continues the listing when full (`chained`) or is one of the pages planned at once
 //! from the first page's `meta.total` (`planned`). Planning lets a host fetch every page
 //! of a large listing in parallel. The last planned page is chained, so rows added during
@@ -18,7 +18,7 @@ const MAX_PLANNED_PAGES: u64 = 1_000;
 
 const VERSION: &str = "v1";
 
-/// Where one page of a listing starts, and whether it continues the listing when full.
+/// Position of one page in a listing, and whether the page continues the listing when full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageToken {
     /// Zero-based row offset of the page.

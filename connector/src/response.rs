@@ -1,13 +1,13 @@
-//! Turns an HTTP answer into a JSON body or a typed error that quotes the API's message.
+//! Turns an HTTP response into a JSON body or a typed error that quotes the API's message.
 //!
-//! Pure functions over status, headers and body, so every odd answer the API is known to
+//! Pure functions over status, headers and body, so every odd response the API is known to
 //! give can be tested without a network.
 
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 
-/// Longest excerpt of an upstream message that goes into an error, in characters.
+/// Maximum length of an upstream message excerpt that goes into an error, in characters.
 const EXCERPT_CHARS: usize = 200;
 
 /// The response the connector received for one request.
@@ -25,7 +25,7 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
-/// The request an answer belongs to, for messages and for rules that differ by call.
+/// The request a response belongs to, for messages and for rules that differ by call.
 #[derive(Debug, Clone)]
 pub struct RequestContext<'a> {
     /// The request's action, such as "list users", used as "failed to list users".
@@ -61,7 +61,7 @@ pub fn parse<T: DeserializeOwned>(
     })
 }
 
-/// Returns the body of a 2xx answer that looks like the API's JSON, or the error that
+/// Returns the body of a 2xx response that looks like the API's JSON, or the error that
 /// the status and body mean.
 pub fn check(context: &RequestContext<'_>, response: HttpResponse) -> Result<Vec<u8>, Error> {
     let action = context.action;
@@ -140,7 +140,7 @@ pub fn check(context: &RequestContext<'_>, response: HttpResponse) -> Result<Vec
     }
 }
 
-/// The error for an answer that did not come from the ActiveCampaign API.
+/// Returns the error for a response that did not come from the ActiveCampaign API.
 fn not_the_api(context: &RequestContext<'_>, upstream: &str) -> Error {
     let message = format!(
         "failed to {}: `{}` did not answer like the ActiveCampaign API ({upstream}); check \

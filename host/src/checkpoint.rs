@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{PageRecord, Task};
 use crate::exit::{Failure, FailureKind};
 
-/// Longest time a written page may wait before it is flushed to disk.
+/// Maximum time a written page may wait before it is flushed to disk.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Version of the checkpoint format; a file of another version is not resumed.

@@ -48,7 +48,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
 
-    /// Where to write the result. It is replaced only when the sync succeeds.
+    /// File to write the result to. It is replaced only when the sync succeeds.
     #[arg(long, short, default_value = "sync.json", value_name = "FILE")]
     pub output: PathBuf,
 

@@ -486,7 +486,7 @@ async fn run_task_once(
 type CallFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
 
 /// Calls the component until the call succeeds, fails for good, or runs out of
-/// attempts. `validated` tells whether a listing already succeeded in this sync.
+/// attempts. `validated` is true once a listing has succeeded in this sync.
 async fn call_with_retries<T>(
     shared: &Shared,
     worker: &mut Worker,

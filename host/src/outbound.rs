@@ -33,11 +33,11 @@ use pool::{ConnectionPool, Lease, SendError};
 /// Timeouts and size cap of one request.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
-    /// Longest wait for a TCP (and TLS) connection.
+    /// Maximum wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
-    /// Longest wait from sending the request to the response head.
+    /// Maximum wait from sending the request to the response head.
     pub first_byte_timeout: Duration,
-    /// Longest wait between two chunks of the response body.
+    /// Maximum wait between two chunks of the response body.
     pub between_bytes_timeout: Duration,
     /// Largest response body, in bytes.
     pub max_body_bytes: u64,

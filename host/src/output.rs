@@ -32,7 +32,7 @@ pub struct ResourceTypeRecord {
     pub id: String,
     /// Name for people.
     pub display_name: String,
-    /// What the type is.
+    /// Description of the type.
     pub description: String,
     /// Traits, such as `user` or `group`.
     pub traits: Vec<String>,
@@ -113,7 +113,7 @@ pub struct EntitlementRecord {
     pub grantable_to: Vec<String>,
     /// Name for people.
     pub display_name: String,
-    /// What holding it means.
+    /// Meaning of holding it.
     pub description: String,
 }
 
@@ -320,7 +320,7 @@ fn compare_compound_ids(left: &str, right: &str) -> Ordering {
     }
 }
 
-/// What `finish` removed or found.
+/// Records `finish` removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Cleanup {
     /// Records that appeared twice, which offset paging yields when the account changes
@@ -329,9 +329,9 @@ pub struct Cleanup {
 }
 
 impl SyncOutput {
-    /// Sorts every list into its stable order (resources by type, in the order the
-    /// connector declared its types, then by id; the rest by id) and drops repeated
-    /// records, keeping the first of each id.
+    /// Sorts every list into its stable order and drops repeated records, keeping the
+    /// first of each id. Resources sort by type, in the order the connector declared its
+    /// types, then by id. The other lists sort by id.
     pub fn finish(&mut self) -> Cleanup {
         let type_rank: BTreeMap<String, usize> = self
             .resource_types

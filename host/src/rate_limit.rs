@@ -1,5 +1,5 @@
 //! Paces every request of one sync to the account's rate limit, across all component
-//! instances, and pauses them all when the API answers 429.
+//! instances, and pauses them all when the API returns 429.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -14,7 +14,7 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Wait before the second attempt; each later wait doubles.
     pub base_delay: Duration,
-    /// Longest wait between two attempts.
+    /// Maximum wait between two attempts.
     pub max_delay: Duration,
 }
 
@@ -42,7 +42,7 @@ impl RetryPolicy {
 ///
 /// Rate limits, upstream failures (5xx, timeouts, lost connections, empty or cut-off
 /// bodies) are retried. So is `forbidden` once the sync has read a page (`validated`),
-/// because the API has been seen to answer 403 for a moment in healthy syncs. A 403
+/// because the API has been seen to return 403 for a moment in healthy syncs. A 403
 /// before that is final: it is how a key that is not an account admin fails.
 pub fn is_retryable(error: &ConnectorError, validated: bool) -> bool {
     match error {
@@ -52,7 +52,7 @@ pub fn is_retryable(error: &ConnectorError, validated: bool) -> bool {
     }
 }
 
-/// Returns the wait an error asks for, if it carries one.
+/// Returns the wait an error requests, if it carries one.
 pub fn requested_wait(error: &ConnectorError) -> Option<Duration> {
     match error {
         ConnectorError::RateLimited(limit) => limit.retry_after_ms.map(Duration::from_millis),

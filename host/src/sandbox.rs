@@ -25,7 +25,7 @@ pub struct GuestLimits {
     /// Maximum bytes of memory one instance may use: all its linear memories and its GC
     /// heap together.
     pub max_memory_bytes: usize,
-    /// Longest a single call into the component may run.
+    /// Maximum run time of a single call into the component.
     pub call_timeout: Duration,
     /// Most bytes the component may write to stderr per instance.
     pub max_stderr_bytes: usize,

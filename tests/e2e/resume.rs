@@ -1,5 +1,5 @@
-//! Resumable syncs: a sync killed at any page boundary resumes from its checkpoint to the
-//! same bytes as an uninterrupted one, and an account that changes during a sync yields a
+//! Resumable syncs. A sync killed at any page boundary resumes from its checkpoint to the
+//! same bytes as an uninterrupted one. An account that changes during a sync yields a
 //! complete output or a clear failure, never a silent gap.
 
 mod support;

@@ -37,19 +37,24 @@ pub fn serve(account: Account) -> FakeServer {
     FakeServer::builder(account).api_token(TOKEN).start()
 }
 
-/// A `sync` command against `server`, writing into `directory`, without pacing (the fake
-/// is local) and with the token in the environment. Add flags before running it.
+/// Builds a `sync` command against `server`, writing into `directory`, without pacing
+/// (the fake is local) and with the token in the environment. Add flags before running it.
 pub fn sync_command(server: &FakeServer, directory: &Path) -> Command {
+    sync_command_for_url(&server.base_url(), directory)
+}
+
+/// Builds a `sync` command for `base_url` with the test token, output in `directory`, the
+/// shared cache and short retry waits, but no pacing flag.
+fn base_command(base_url: &str, directory: &Path) -> Command {
     let mut command = Command::new(host_binary());
     command
         .arg("sync")
         .arg("--base-url")
-        .arg(server.base_url())
+        .arg(base_url)
         .arg("--output")
         .arg(directory.join("sync.json"))
         .arg("--cache-dir")
         .arg(cache_dir())
-        .arg("--no-rate-limit")
         .arg("--retry-base-ms")
         .arg("20");
     clear_environment(&mut command);
@@ -191,20 +196,7 @@ pub fn expected_ids(account: &Account) -> (Vec<String>, Vec<String>, Vec<String>
 /// Builds a `sync` command like [`sync_command`] but paced by the host's rate limiter, so
 /// the default of 5 requests per second, or a `--rate-limit` flag added later, applies.
 pub fn paced_sync_command(server: &FakeServer, directory: &Path) -> Command {
-    let mut command = Command::new(host_binary());
-    command
-        .arg("sync")
-        .arg("--base-url")
-        .arg(server.base_url())
-        .arg("--output")
-        .arg(directory.join("sync.json"))
-        .arg("--cache-dir")
-        .arg(cache_dir())
-        .arg("--retry-base-ms")
-        .arg("20");
-    clear_environment(&mut command);
-    command.env("BATON_API_TOKEN", TOKEN);
-    command
+    base_command(&server.base_url(), directory)
 }
 
 /// Returns the numbers on the summary line that starts with `label` on stderr, such as
@@ -276,19 +268,7 @@ pub mod guests;
 /// Builds a `sync` command like [`sync_command`] but with `base_url` as given, for tests
 /// of how the host reads the base URL.
 pub fn sync_command_for_url(base_url: &str, directory: &Path) -> Command {
-    let mut command = Command::new(host_binary());
-    command
-        .arg("sync")
-        .arg("--base-url")
-        .arg(base_url)
-        .arg("--output")
-        .arg(directory.join("sync.json"))
-        .arg("--cache-dir")
-        .arg(cache_dir())
-        .arg("--no-rate-limit")
-        .arg("--retry-base-ms")
-        .arg("20");
-    clear_environment(&mut command);
-    command.env("BATON_API_TOKEN", TOKEN);
+    let mut command = base_command(base_url, directory);
+    command.arg("--no-rate-limit");
     command
 }
